@@ -1,0 +1,4 @@
+"""Experiments: histories, checkers, workloads, nemeses, backends, runner, reports.
+
+Rules: may import ``nodes`` (client side) and ``proxy``; neither imports this.
+"""
