@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from experiments import logs
+from proxy.cli import proxy
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -34,4 +35,11 @@ def main(log_format: str, log_level: str) -> None:
     logs.configure(log_format, log_level)  # type: ignore[arg-type]
 
 
-# Subcommands register below, one line each, as their packages provide them.
+
+@main.group()
+def bench() -> None:
+    """Benchmarks: each prints its figures as a table (and JSON with --json)."""
+
+
+# Subcommands that live with their packages: one line each.
+main.add_command(proxy)
