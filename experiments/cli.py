@@ -10,6 +10,13 @@ from __future__ import annotations
 import click
 
 from experiments import logs
+from experiments.bench.checker import checker as bench_checker
+from experiments.check_cli import check
+from experiments.sim.cli import sim
+from nodes.bench.raft import raft as bench_raft
+from nodes.bench.storage import storage as bench_storage
+from proxy.bench import proxy_bench
+from proxy.bench_faults import faults_bench
 from proxy.cli import proxy
 
 
@@ -30,10 +37,11 @@ from proxy.cli import proxy
     envvar="CHAOSLAB_LOG_LEVEL",
 )
 @click.version_option(package_name="chaoslab")
-def main(log_format: str, log_level: str) -> None:
+@click.pass_context
+def main(ctx: click.Context, log_format: str, log_level: str) -> None:
     """chaoslab: see what partitions, latency and loss do to a Raft-replicated store."""
     logs.configure(log_format, log_level)  # type: ignore[arg-type]
-
+    ctx.obj = {"log_format": log_format, "log_level": log_level}
 
 
 @main.group()
@@ -43,3 +51,10 @@ def bench() -> None:
 
 # Subcommands that live with their packages: one line each.
 main.add_command(proxy)
+main.add_command(sim)
+bench.add_command(bench_storage)
+bench.add_command(bench_raft)
+bench.add_command(faults_bench)
+bench.add_command(proxy_bench)
+main.add_command(check)
+bench.add_command(bench_checker)

@@ -77,3 +77,67 @@ class RestoredState:
     hard_state: HardState = field(default_factory=HardState)
     snapshot: Snapshot | None = None
     entries: tuple[Entry, ...] = ()
+
+
+class MessageType(enum.Enum):
+    """The kinds of message Raft peers exchange (string values for the wire codec)."""
+
+    VOTE = "vote"
+    """A candidate asks for a vote (``term`` is the candidate's new term)."""
+    VOTE_RESP = "vote_resp"
+    """Answer to VOTE; ``reject`` says the vote was refused."""
+    PRE_VOTE = "pre_vote"
+    """Would you vote for me at ``term``? Changes nobody's term (PreVote, thesis 9.6)."""
+    PRE_VOTE_RESP = "pre_vote_resp"
+    """Answer to PRE_VOTE; a grant carries the asked-for term."""
+    APP = "app"
+    """AppendEntries: ``entries`` follow (``index``, ``log_term``); ``commit`` is the leader's."""
+    APP_RESP = "app_resp"
+    """Answer to APP or SNAP: ``index`` is the follower's last matching index, or on
+    ``reject`` the rejected ``index`` plus a hint (``reject_hint``, ``log_term``)."""
+    HEARTBEAT = "heartbeat"
+    """Leader liveness; ``commit`` is min(follower match, leader commit); ``context``
+    carries a pending read's context (ReadIndex)."""
+    HEARTBEAT_RESP = "heartbeat_resp"
+    """Answer to HEARTBEAT, echoing its ``context``."""
+    SNAP = "snap"
+    """InstallSnapshot: ``snapshot`` replaces the follower's log up to its index."""
+    TIMEOUT_NOW = "timeout_now"
+    """Leadership transfer: campaign at once, bypassing PreVote and leader leases."""
+    READ_INDEX = "read_index"
+    """A follower forwards a linearizable read (``context``) to the leader."""
+    READ_INDEX_RESP = "read_index_resp"
+    """The leader's answer: the read is safe once applied up to ``index``; on
+    ``reject`` the read will never be served by this leader."""
+    TRANSFER_LEADER = "transfer_leader"
+    """A follower forwards a leadership-transfer request for ``target`` to the leader."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Message:
+    """One Raft message from ``frm`` to ``to``; unused fields keep their defaults."""
+
+    type: MessageType
+    to: NodeId
+    frm: NodeId
+    term: int = 0
+    log_term: int = 0
+    index: int = 0
+    entries: tuple[Entry, ...] = ()
+    commit: int = 0
+    reject: bool = False
+    reject_hint: int = 0
+    snapshot: Snapshot | None = None
+    context: bytes = b""
+    target: NodeId = NO_NODE
+    """TRANSFER_LEADER: the node leadership should go to."""
+    force: bool = False
+    """VOTE: the campaign was forced by a leadership transfer (ignores leader leases)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReadState:
+    """A linearizable read is safe to serve once the state machine applied ``index``."""
+
+    index: int
+    context: bytes

@@ -1,0 +1,218 @@
+"""``chaoslab bench checker``: how fast the linearizability checker is, and how much it holds.
+
+Rules: ``simulate_register`` is pure given its ``random.Random`` (the tests
+use it too); the click command does the measuring and printing. Histories
+come from a simulated atomic register: each operation takes effect at one
+instant between invocation and completion, so the generated history is
+linearizable by construction.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import random
+import time
+import tracemalloc
+from dataclasses import dataclass
+from typing import Any, Final
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from experiments.checkers import RegisterModel, check_linearizable
+from experiments.history import Json, Op, OpType, Process
+
+START_NS: Final = 1_000_000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RegisterWorkload:
+    """Shape of a simulated register workload (times in ns).
+
+    Attributes:
+        ops: how many operations are invoked.
+        processes: concurrent client processes.
+        keys: independent registers.
+        values: writes and cas pick values in ``range(values)``.
+        info_rate: share of operations whose outcome is unknown (``info``);
+            about half of them take effect, possibly after their completion.
+        fail_rate: share of writes/cas that fail without effect.
+        read_rate: share of reads (the rest: writes, cas).
+        cas_rate: share of cas among the non-reads.
+        latency: (min, max) time from invocation to completion.
+        think: max pause of a process between two operations.
+        pending_rate: share of operations in flight at the end left pending.
+        nemesis_every: a nemesis invoke/info pair every this many ops (0: none).
+    """
+
+    ops: int
+    processes: int
+    keys: int = 1
+    values: int = 5
+    info_rate: float = 0.1
+    fail_rate: float = 0.02
+    read_rate: float = 0.5
+    cas_rate: float = 0.3
+    latency: tuple[int, int] = (1_000_000, 10_000_000)
+    think: int = 2_000_000
+    pending_rate: float = 0.3
+    nemesis_every: int = 0
+
+
+@dataclass(slots=True)
+class _Call:
+    process: int
+    f: str
+    key: str
+    value: Json
+    outcome: OpType
+    result: Json = None
+    error: str | None = None
+
+
+def _choose(rng: random.Random, spec: RegisterWorkload, process: int) -> _Call:
+    key = f"k{rng.randrange(spec.keys)}"
+    value: Json
+    if rng.random() < spec.read_rate:
+        f, value = "read", None
+    elif rng.random() < spec.cas_rate:
+        f, value = "cas", [rng.randrange(spec.values), rng.randrange(spec.values)]
+    else:
+        f, value = "write", rng.randrange(spec.values)
+    roll = rng.random()
+    outcome: OpType = "ok"
+    if roll < spec.info_rate:
+        outcome = "info"
+    elif roll < spec.info_rate + spec.fail_rate and f != "read":
+        outcome = "fail"
+    return _Call(process=process, f=f, key=key, value=value, outcome=outcome)
+
+
+def _apply(registers: dict[str, Json], call: _Call) -> None:
+    """The atomic register: one instant, one effect; records what a client would see."""
+    current = registers.get(call.key)
+    if call.f == "read":
+        call.result = current
+    elif call.f == "write":
+        registers[call.key] = call.value
+        call.result = call.value
+    elif current == call.value[0]:
+        registers[call.key] = call.value[1]
+        call.result = call.value
+    else:
+        call.result = call.value
+        if call.outcome == "ok":
+            call.outcome, call.error = "fail", "mismatch"
+
+
+def _op(index: int, process: Process, kind: OpType, call: tuple[str, Json, Json], at: int, *,
+        error: str | None = None) -> Op:
+    f, key, value = call
+    return Op(index=index, process=process, type=kind, f=f, key=key, value=value, time=at,
+              error=error)
+
+
+def simulate_register(rng: random.Random, spec: RegisterWorkload) -> list[Op]:
+    """Generate a linearizable register history with realistic overlap.
+
+    Args:
+        rng: the only source of randomness (seed it to reproduce a history).
+        spec: the workload shape.
+
+    Returns:
+        The history, ops in time order, indexes 0..n-1.
+    """
+    registers: dict[str, Json] = {}
+    events: list[tuple[int, int, int, str, _Call]] = []  # (time, rank, seq, kind, call)
+    seq = 0
+
+    def push(at: int, rank: int, kind: str, call: _Call) -> None:
+        nonlocal seq
+        heapq.heappush(events, (at, rank, seq, kind, call))
+        seq += 1
+
+    for process in range(spec.processes):
+        push(START_NS + rng.randrange(spec.think + 1), 2, "invoke", _Call(
+            process=process, f="", key="", value=None, outcome="ok"))
+    issued = 0
+    lines: list[Op] = []
+    nemesis_up = False
+    while events:
+        at, _, _, kind, call = heapq.heappop(events)
+        if kind == "effect":
+            _apply(registers, call)
+            continue
+        if kind == "complete":
+            if issued >= spec.ops and rng.random() < spec.pending_rate:
+                continue  # the client vanished: the invoke stays pending
+            shown = call.result if call.outcome == "ok" else call.value
+            lines.append(_op(len(lines), call.process, call.outcome, (call.f, call.key, shown),
+                             at, error=call.error))
+            if issued < spec.ops:
+                push(at + rng.randrange(spec.think + 1), 2, "invoke", call)
+            continue
+        if issued >= spec.ops:
+            continue
+        issued += 1
+        if spec.nemesis_every and issued % spec.nemesis_every == 0:
+            f = "stop-partition" if nemesis_up else "start-partition"
+            nemesis_up = not nemesis_up
+            lines.append(_op(len(lines), "nemesis", "invoke", (f, None, None), at))
+            lines.append(_op(len(lines), "nemesis", "info", (f, None, None), at))
+        call = _choose(rng, spec, call.process)
+        lines.append(_op(len(lines), call.process, "invoke", (call.f, call.key, call.value), at))
+        latency = rng.randint(*spec.latency)
+        if call.outcome == "ok" or (call.outcome == "info" and rng.random() < 0.5):
+            reach = latency if call.outcome == "ok" else 2 * latency
+            push(at + rng.randint(0, reach), 0, "effect", call)
+        push(at + latency, 1, "complete", call)
+    return lines
+
+
+@click.command("checker")
+@click.option("--ops", "sizes", default="1000,10000,100000", show_default=True,
+              help="Comma-separated history sizes (operations).")
+@click.option("--processes", default="10,50", show_default=True,
+              help="Comma-separated process counts.")
+@click.option("--keys", default=10, show_default=True)
+@click.option("--info-rate", default=0.1, show_default=True)
+@click.option("--seed", default=1, show_default=True)
+@click.option("--time-limit", default=60.0, show_default=True, help="Seconds per check.")
+@click.option("--memory/--no-memory", default=True, show_default=True,
+              help="Also measure peak memory (a second, traced run).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per measurement.")
+def checker(*, sizes: str, processes: str, keys: int, info_rate: float, seed: int,
+            time_limit: float, memory: bool, as_json: bool) -> None:
+    """Time (and peak memory of) the register linearizability check."""
+    rows: list[dict[str, Any]] = []
+    for size in (int(s) for s in sizes.split(",")):
+        for procs in (int(p) for p in processes.split(",")):
+            spec = RegisterWorkload(ops=size, processes=procs, keys=keys, info_rate=info_rate)
+            history = simulate_register(random.Random(seed), spec)
+            started = time.perf_counter()
+            result = check_linearizable(history, RegisterModel(), time_limit=time_limit)
+            elapsed = time.perf_counter() - started
+            peak = None
+            if memory:
+                tracemalloc.start()
+                check_linearizable(history, RegisterModel(), time_limit=time_limit)
+                peak = tracemalloc.get_traced_memory()[1]
+                tracemalloc.stop()
+            rows.append({"ops": size, "processes": procs, "keys": keys, "info_rate": info_rate,
+                         "seed": seed, "history_lines": len(history), "valid": result.valid,
+                         "elapsed_s": round(elapsed, 4), "states": result.details.get("states"),
+                         "peak_mib": None if peak is None else round(peak / 2**20, 2)})
+            if as_json:
+                click.echo(json.dumps(rows[-1]))
+    if as_json:
+        return
+    table = Table(title=f"register linearizability check (seed {seed}, {keys} keys, "
+                  f"{info_rate:.0%} info, limit {time_limit}s)")
+    columns = ("ops", "processes", "history_lines", "valid", "elapsed_s", "states", "peak_mib")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for row in rows:
+        table.add_row(*(str(row[c]) for c in columns))
+    Console().print(table)

@@ -1,0 +1,424 @@
+"""Linearizability: the Wing & Gong / Lowe search with memoization, as in Porcupine.
+
+Rules: a pure function over a history; no IO, no global state. The only
+impurity is the injected ``clock`` used for the time budget: when it runs out
+(or the memo outgrows ``max_states``) the verdict is ``"unknown"``, never a
+guess. Memory is bounded by the budget: the memo only grows while searching,
+by at most one entry per step, and the budget is checked every 512 steps.
+
+Before searching, the model may point out a required operation no order
+could explain (a read of a value nobody wrote): that is a counterexample
+with an empty prefix. Otherwise, per partition (e.g. per key): call and return
+events in time order form a doubly linked list (closed intervals: on equal
+times a call sorts before a return, so touching operations overlap). Any call
+before the first return may be linearized next. From each configuration the
+search tries, in order:
+
+1. a forced move: a required read-only operation (a read, a mismatch
+   observation) legal in the current state. Placing it now loses nothing (it
+   could be moved here from any later position), so no alternative is tried;
+2. required candidates; of several with equal inputs only the one whose
+   window ends first (swapping two such operations keeps a linearization);
+3. when the first return is an optional (info) operation's window end:
+   leaving it out;
+4. optional candidates (same rule for equal inputs).
+
+After an optional operation, the next one placed must not be a blind write
+(else the optional one was pointless); this prunes subsets of unobserved
+info writes. A failed configuration is remembered as (required operations
+placed, state, that flag) with the set of optional operations still
+available: a configuration offering no more options than a failed one fails
+too. The longest linearizable prefix seen and the operations that could not
+follow it form the counterexample.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
+
+from experiments.checkers.models import (
+    Candidate,
+    Model,
+    ModelError,
+    RegisterModel,
+    describe_operation,
+)
+from experiments.checkers.result import UNKNOWN, CheckResult
+from experiments.history import Op, Operation, client_operations
+
+S = TypeVar("S")
+I = TypeVar("I")  # noqa: E741 - the conventional name for a model's input type
+
+CHECK_EVERY: Final = 512
+"""Search steps between two looks at the clock and the memo size."""
+
+SHOWN_PREFIX: Final = 12
+"""How many of the prefix's last operations a counterexample shows."""
+
+__all__ = ["Counterexample", "ModelError", "check_linearizable"]
+
+
+_FORCED: Final = 0
+"""Phase: look for a required op that is legal and leaves the state as it is."""
+_REQUIRED: Final = 1
+"""Phase: try required candidates."""
+_OPTIONAL: Final = 2
+"""Phase: try optional (info) candidates."""
+_SKIP: Final = 3
+"""A stack frame that left out an optional operation whose window ended."""
+
+
+class _OutOfBudget(Exception):
+    """The time budget or the memo limit ran out (internal: becomes "unknown")."""
+
+
+@dataclass(slots=True)
+class _Budget:
+    deadline: float | None
+    clock: Callable[[], float]
+    max_states: int | None
+
+    def check(self, states: int) -> None:
+        if self.deadline is not None and self.clock() > self.deadline:
+            msg = "time budget exhausted"
+            raise _OutOfBudget(msg)
+        if self.max_states is not None and states > self.max_states:
+            msg = f"more than {self.max_states} states explored"
+            raise _OutOfBudget(msg)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Counterexample:
+    """Why a partition is not linearizable.
+
+    Attributes:
+        key: the partition (canonical JSON of the key).
+        prefix: the longest linearizable prefix found, in linearization order.
+        state: the model state after that prefix, readably.
+        failing: operations that could not follow it: the one whose completion
+            forced the search back, and other required candidates illegal there.
+    """
+
+    key: Hashable
+    prefix: tuple[Operation, ...]
+    state: str
+    failing: tuple[Operation, ...]
+
+
+@dataclass(slots=True)
+class _Verdict:
+    linearizable: bool
+    states: int
+    counterexample: Counterexample | None = None
+
+
+def _search(
+    key: Hashable, cands: Sequence[Candidate[I]], model: Model[S, I], budget: _Budget
+) -> _Verdict:
+    """Search for a linearization of one partition's candidates."""
+    m = len(cands)
+    remaining = sum(1 for c in cands if c.required)
+    if remaining == 0:
+        return _Verdict(linearizable=True, states=0)
+    hopeless = model.unexplained(cands)
+    if hopeless is not None:
+        return _Verdict(linearizable=False, states=0, counterexample=Counterexample(
+            key=key, prefix=(), state=model.describe_state(model.init()),
+            failing=(hopeless.op,)))
+    events = sorted([(c.start, 0, i) for i, c in enumerate(cands)]
+                    + [(c.end, 1, i) for i, c in enumerate(cands)])
+    head = 2 * m
+    nxt = [-1] * (2 * m + 1)
+    prv = [-1] * (2 * m + 1)
+    last = head
+    for _, kind, i in events:
+        entry = 2 * i + kind
+        nxt[last] = entry
+        prv[entry] = last
+        last = entry
+    required = [c.required for c in cands]
+    blind = [c.blind for c in cands]
+    readonly = [c.readonly for c in cands]
+    inputs = [c.input for c in cands]
+    masks = [1 << i for i in range(m)]
+    ends = [c.end for c in cands]
+    step = model.step
+
+    state = model.init()
+    bits = 0
+    tentative = False
+    reqmask = sum(masks[i] for i in range(m) if required[i])
+    optmask = sum(masks[i] for i in range(m) if not required[i])
+    # Failed configurations: (required placed, state, tentative) -> the sets of optional
+    # operations still available (bitsets) from which no linearization exists. Fewer
+    # options cannot succeed where more failed, so only maximal sets are kept.
+    failed: dict[tuple[int, S, bool], list[int]] = {}
+    stored = 0
+    explored = 0
+
+    def dead_end(new_bits: int, new_state: S, new_tentative: bool) -> bool:
+        known = failed.get((new_bits & reqmask, new_state, new_tentative))
+        if known is None:
+            return False
+        avail = optmask & ~new_bits
+        return any(not avail & ~other for other in known)
+
+    stack: list[tuple[int, S, bool, int]] = []  # (op, state before, tentative before, phase)
+    placed = 0
+    best: tuple[list[int], S, list[int]] | None = None
+
+    def lift(i: int) -> None:
+        for x in (2 * i, 2 * i + 1):
+            p, n = prv[x], nxt[x]
+            nxt[p] = n
+            if n != -1:
+                prv[n] = p
+
+    def unlift(i: int) -> None:  # exactly undoes lift(i): the return goes back first
+        for x in (2 * i + 1, 2 * i):
+            p, n = prv[x], nxt[x]
+            nxt[p] = x
+            if n != -1:
+                prv[n] = x
+
+    entry = nxt[head]
+    phase = _FORCED
+    steps = 0
+    while True:
+        steps += 1
+        if steps % CHECK_EVERY == 0:
+            budget.check(stored)
+        target = -1
+        new_state = state
+        dead = False
+        if phase == _FORCED:
+            e = nxt[head]
+            while e != -1 and not e & 1:
+                i = e >> 1
+                if readonly[i] and required[i]:
+                    ok, new_state = step(state, inputs[i])
+                    if ok:
+                        target = i
+                        dead = dead_end(bits | masks[i], state, False)
+                        break
+                e = nxt[e]
+            if target < 0:
+                phase = _REQUIRED
+        if target < 0:
+            chosen = _representatives(nxt[head], nxt=nxt, ends=ends, inputs=inputs,
+                                      required=required, want_required=phase == _REQUIRED)
+            e = entry
+            while e != -1 and not e & 1:
+                i = e >> 1
+                if i in chosen and not (tentative and blind[i]):
+                    ok, new_state = step(state, inputs[i])
+                    if ok and not dead_end(bits | masks[i], new_state, not required[i]):
+                        target = i
+                        break
+                e = nxt[e]
+            if target < 0:
+                i = e >> 1  # e is the first return: that operation's window ends first
+                if phase == _REQUIRED:
+                    entry = nxt[head]
+                    phase = _OPTIONAL
+                    if not required[i] and not dead_end(bits | masks[i], state, tentative):
+                        target, new_state, phase = i, state, _SKIP  # first, leave it out
+                    else:
+                        continue
+                else:
+                    dead = True
+                    if required[i] and (best is None or placed > len(best[0])):
+                        best = ([f for f, _, _, ph in stack if ph != _SKIP], state, _failing(
+                            i, nxt=nxt, head=head, required=required, inputs=inputs,
+                            step=step, state=state))
+        if not dead:
+            i = target
+            config = (bits | masks[i], new_state,
+                      tentative if phase == _SKIP else not required[i])
+            explored += 1
+            stack.append((i, state, tentative, phase))
+            lift(i)
+            bits, state, tentative = config
+            if phase != _SKIP:
+                placed += 1
+                if required[i]:
+                    remaining -= 1
+                    if remaining == 0:
+                        return _Verdict(linearizable=True, states=explored)
+            entry = nxt[head]
+            phase = _FORCED
+            continue
+        while True:  # backtrack to the latest choice with alternatives left
+            if not stack:
+                assert best is not None  # the first backtrack always follows a required return
+                prefix, at, failing = best
+                return _Verdict(
+                    linearizable=False,
+                    states=explored,
+                    counterexample=Counterexample(
+                        key=key,
+                        prefix=tuple(cands[f].op for f in prefix),
+                        state=model.describe_state(at),
+                        failing=tuple(cands[f].op for f in failing),
+                    ),
+                )
+            memo_key = (bits & reqmask, state, tentative)
+            avail = optmask & ~bits
+            before = failed.get(memo_key, [])
+            known = [other for other in before if other & ~avail]
+            stored += 1 - (len(before) - len(known))
+            known.append(avail)
+            failed[memo_key] = known
+            i, state, tentative, phase = stack.pop()
+            unlift(i)
+            bits ^= masks[i]
+            if phase != _SKIP:
+                placed -= 1
+                remaining += required[i]
+            if phase in (_REQUIRED, _OPTIONAL):
+                entry = nxt[2 * i]
+                break
+            if phase == _SKIP:  # left out first; now try placing optional operations
+                entry = nxt[head]
+                phase = _OPTIONAL
+                break
+
+
+def _representatives(
+    first: int,
+    *,
+    nxt: list[int],
+    ends: list[int],
+    inputs: Sequence[Hashable],
+    required: list[bool],
+    want_required: bool,
+) -> set[int]:
+    """Of the candidates with equal inputs, the one whose window ends first.
+
+    Trying only it loses nothing: if a linearization places another one, b,
+    here and this one, a, later (or never, if optional), swapping a and b
+    gives another, since b's window contains a's later point.
+    """
+    best: dict[Hashable, int] = {}
+    e = first
+    while e != -1 and not e & 1:
+        i = e >> 1
+        if required[i] == want_required:
+            other = best.get(inputs[i])
+            if other is None or ends[i] < ends[other]:
+                best[inputs[i]] = i
+        e = nxt[e]
+    return set(best.values())
+
+
+def _failing(
+    blocker: int,
+    *,
+    nxt: list[int],
+    head: int,
+    required: list[bool],
+    inputs: Sequence[I],
+    step: Callable[[S, I], tuple[bool, S]],
+    state: S,
+) -> list[int]:
+    """The blocking operation plus the required candidates illegal in ``state``."""
+    failing = [blocker]
+    e = nxt[head]
+    while e != -1 and not e & 1:
+        i = e >> 1
+        if required[i] and i != blocker and not step(state, inputs[i])[0]:
+            failing.append(i)
+        e = nxt[e]
+    return failing
+
+
+def _op_json(op: Operation) -> dict[str, Any]:
+    return {"index": op.invoke.index, "process": op.process, "f": op.f, "key": op.key,
+            "value": op.value, "type": op.type, "error": op.error, "start": op.start,
+            "end": None if op.completion is None else op.completion.time}
+
+
+def _explain(cx: Counterexample) -> tuple[dict[str, Any], tuple[str, ...]]:
+    shown = cx.prefix[-SHOWN_PREFIX:]
+    details = {
+        "key": cx.key,
+        "state": cx.state,
+        "prefix_length": len(cx.prefix),
+        "prefix_tail": [_op_json(op) for op in shown],
+        "failing": [_op_json(op) for op in cx.failing],
+    }
+    lines = [
+        f"key {cx.key}: not linearizable: after a linearizable prefix of {len(cx.prefix)} "
+        f"operation(s), leaving state {cx.state}, these cannot be linearized:",
+        *(f"  ✗ {describe_operation(op)}" for op in cx.failing),
+        f"the prefix ({'its last ' + str(len(shown)) if len(shown) < len(cx.prefix) else 'all'}"
+        f", in linearization order):",
+        *(f"    {describe_operation(op)}" for op in shown),
+    ]
+    return details, tuple(lines)
+
+
+def check_linearizable(
+    history: Sequence[Op],
+    model: Model[Any, Any] | None = None,
+    *,
+    time_limit: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    max_states: int | None = None,
+) -> CheckResult:
+    """Check that a history is linearizable with respect to a model.
+
+    Nemesis operations are ignored. Partitions (keys) are checked in order of
+    first appearance; the search stops at the first one found not linearizable.
+
+    Args:
+        history: a valid history (see ``experiments.history``).
+        model: the sequential specification (default: a register per key).
+        time_limit: seconds for the whole check; None for no limit.
+        clock: the clock the budget is measured on (seconds, monotonic).
+        max_states: give up ("unknown") when one partition's memo of failed
+            configurations outgrows this.
+
+    Returns:
+        valid True, False (with a counterexample) or "unknown" (budget ran out).
+
+    Raises:
+        ModelError: an operation the model cannot interpret (bad input).
+    """
+    chosen: Model[Any, Any] = RegisterModel() if model is None else model
+    budget = _Budget(deadline=None if time_limit is None else clock() + time_limit,
+                     clock=clock, max_states=max_states)
+    operations = client_operations(history)
+    partitions = chosen.partition(operations)
+    prepared = [(key, chosen.prepare(ops)) for key, ops in partitions.items()]
+    details: dict[str, Any] = {"model": chosen.name, "operations": len(operations),
+                               "partitions": len(prepared)}
+    states = 0
+    for checked, (key, cands) in enumerate(prepared):
+        try:
+            budget.check(0)
+            verdict = _search(key, cands, chosen, budget)
+        except _OutOfBudget as exc:
+            details |= {"partitions_checked": checked, "states": states, "reason": str(exc)}
+            return CheckResult(
+                valid=UNKNOWN, checker="linearizable", details=details,
+                summary=f"unknown: {exc} after {checked} of {len(prepared)} partition(s)",
+            )
+        states += verdict.states
+        if verdict.counterexample is not None:
+            found, lines = _explain(verdict.counterexample)
+            details |= {"partitions_checked": checked + 1, "states": states,
+                        "counterexample": found}
+            return CheckResult(
+                valid=False, checker="linearizable", details=details, lines=lines,
+                summary=f"not linearizable: key {verdict.counterexample.key}",
+            )
+    details |= {"partitions_checked": len(prepared), "states": states}
+    return CheckResult(
+        valid=True, checker="linearizable", details=details,
+        summary=f"linearizable ({len(operations)} operations, {len(prepared)} partition(s))",
+    )
+

@@ -1,0 +1,129 @@
+"""Fault schedules as plain data, shared by every backend (sim, local, docker).
+
+Rules: no IO, no clocks; randomness only from an injected ``random.Random``.
+A schedule says *what* happens *when* (seconds from the start of a run); which
+nodes a fault hits (the current leader, a random minority) is decided by the
+backend when the fault starts, with its own seeded RNG, because only then is
+the leader known.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class NemesisKind(enum.StrEnum):
+    """The faults a schedule can hold."""
+
+    PARTITION_MAJORITY = "partition-majority"
+    """A random majority and minority, cut both ways."""
+    PARTITION_LEADER = "partition-leader"
+    """The current leader alone on one side."""
+    PARTITION_BRIDGE = "partition-bridge"
+    """Two halves that both still hear one bridge node."""
+    PARTITION_HALVES = "partition-halves"
+    """Nodes shuffled and split in two halves."""
+    PARTITION_ONE_WAY = "partition-one-way"
+    """The leader can send to the others but hears none of them."""
+    LOSS = "loss"
+    """Each message on every link is lost with probability ``loss``."""
+    LATENCY = "latency"
+    """Every link gets ``latency_ms`` more delay, plus up to ``jitter_ms``."""
+    KILL = "kill"
+    """A random node (the leader half the time) crashes, then restarts at the end."""
+    PAUSE = "pause"
+    """A random node (the leader half the time) stops, then resumes with its state."""
+    RESTARTS = "restarts"
+    """Over and over, a random node crashes and restarts within milliseconds (catches
+    state that a restart forgets, e.g. an unpersisted vote)."""
+
+    @property
+    def is_partition(self) -> bool:
+        """Whether this fault cuts links."""
+        return self.value.startswith("partition-")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FaultSpec:
+    """One fault window: ``kind`` is in force from ``at_s`` for ``duration_s`` seconds."""
+
+    kind: NemesisKind
+    at_s: float
+    duration_s: float
+    loss: float = 0.2
+    """LOSS: the probability that one message is lost."""
+    latency_ms: float = 50.0
+    jitter_ms: float = 20.0
+
+    @property
+    def end_s(self) -> float:
+        """When the fault is undone."""
+        return self.at_s + self.duration_s
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Schedule:
+    """Fault windows in time order, never overlapping, all healed by ``heal_s``."""
+
+    faults: tuple[FaultSpec, ...]
+    duration_s: float
+    """How long clients run in total (faults, then a quiet recovery tail)."""
+
+    @property
+    def heal_s(self) -> float:
+        """When the last fault is undone (0 when there are none)."""
+        return max((f.end_s for f in self.faults), default=0.0)
+
+
+def generate(
+    rng: random.Random,
+    kinds: Sequence[NemesisKind],
+    *,
+    duration_s: float,
+    recovery_s: float,
+    quiet_s: tuple[float, float] = (1.0, 3.0),
+    fault_s: tuple[float, float] = (2.0, 6.0),
+) -> Schedule:
+    """Alternate quiet and fault windows, Jepsen style, then leave a quiet tail.
+
+    Args:
+        rng: the only source of randomness.
+        kinds: the faults to draw from (each window picks one); empty means none.
+        duration_s: total run length, in simulated or real seconds.
+        recovery_s: the quiet tail at the end, long enough for the cluster to recover.
+        quiet_s: bounds of each quiet gap before a fault.
+        fault_s: bounds of each fault's length.
+
+    Returns:
+        The schedule.
+
+    Raises:
+        ValueError: if the recovery tail does not fit in the run.
+    """
+    if recovery_s < 0 or recovery_s >= duration_s:
+        msg = f"recovery_s={recovery_s} must be in [0, duration_s={duration_s})"
+        raise ValueError(msg)
+    faults: list[FaultSpec] = []
+    now = 0.0
+    last = duration_s - recovery_s
+    while kinds:
+        start = now + rng.uniform(*quiet_s)
+        length = rng.uniform(*fault_s)
+        if start + length > last:
+            break
+        kind = kinds[rng.randrange(len(kinds))]
+        faults.append(
+            FaultSpec(
+                kind=kind,
+                at_s=round(start, 3),
+                duration_s=round(length, 3),
+                loss=round(rng.uniform(0.05, 0.5), 3),
+                latency_ms=float(rng.choice((10, 50, 100, 200))),
+                jitter_ms=float(rng.choice((0, 10, 50))),
+            )
+        )
+        now = start + length
+    return Schedule(faults=tuple(faults), duration_s=duration_s)

@@ -1,0 +1,273 @@
+"""A simulated cluster: real ``Replica`` objects on a simulated disk and network.
+
+Rules: every node runs the production Raft core, KV state machine and WAL
+storage code; only the world around them is simulated (``SimFileSystem`` for
+the disk, ``SimNetwork`` for the wire, ``Scheduler`` for the clock). A crash
+drops the node's in-memory state and its disk's unsynced writes; a restart
+recovers from what the disk kept, exactly as a real process would. A paused
+node keeps its state; messages sent to it wait and arrive when it resumes.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import PurePosixPath
+
+from experiments.sim.events import NS_PER_MS, Scheduler, Timer
+from experiments.sim.network import LinkConditions, SimNetwork
+from nodes.raft import Config, Message, Role
+from nodes.replica import Replica, ReplicaOptions
+from nodes.storage import SimFileSystem, Storage, StorageError, SyncPolicy, WalStorage
+
+DATA_DIR = PurePosixPath("/data")
+MAX_READY_ROUNDS = 64
+"""Bound on Ready batches handled after one input (each round persists and sends)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SimTiming:
+    """Raft timing in the simulator, chosen to match the node server's defaults."""
+
+    tick_ms: int = 10
+    election_tick: int = 15
+    heartbeat_tick: int = 3
+    snapshot_every: int = 500
+    """Small on purpose, so snapshot install is exercised in every long run."""
+    fsync_us: tuple[int, int] = (200, 600)
+    """Bounds of one fsync's duration: a node sends a Ready's messages only after it,
+    and inputs arriving meanwhile are batched into the next Ready (group commit)."""
+
+
+StorageFactory = Callable[[SimFileSystem, PurePosixPath, SyncPolicy], Storage]
+"""Builds a node's storage over its simulated disk (seeded bugs substitute their own)."""
+
+
+def wal_storage(fs: SimFileSystem, directory: PurePosixPath, sync: SyncPolicy) -> Storage:
+    """The production storage over a simulated disk."""
+    return WalStorage(fs, directory, sync=sync)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeVariant:
+    """How the nodes of a run are built: the production defaults or a seeded bug."""
+
+    config_overrides: dict[str, bool] = field(default_factory=dict)
+    """Extra ``Config`` fields (the ``unsafe_*`` switches)."""
+    options: ReplicaOptions = field(default_factory=ReplicaOptions)
+    sync: SyncPolicy = SyncPolicy.ALWAYS
+    storage_factory: StorageFactory = wal_storage
+
+
+@dataclass(slots=True)
+class SimNode:
+    """One node: its disk survives crashes; its replica does not."""
+
+    id: int
+    fs: SimFileSystem
+    replica: Replica | None = None
+    paused: bool = False
+    inbox: list[tuple[int, Message]] = field(default_factory=list)
+    """Messages that arrived while paused, delivered on resume."""
+    ticker: Timer | None = None
+    busy: bool = False
+    """Waiting for an fsync: the next Ready waits too."""
+
+    @property
+    def up(self) -> bool:
+        """Running (not crashed); a paused node is up but idle."""
+        return self.replica is not None
+
+
+class SimCluster:
+    """N nodes wired through a ``SimNetwork``, each ticking on the simulated clock.
+
+    Args:
+        size: number of nodes (ids 1..size).
+        seed: the run's seed; every random stream is derived from it.
+        scheduler: the simulated clock.
+        timing: Raft timing.
+        variant: production nodes or a seeded bug.
+        link: default network conditions.
+    """
+
+    def __init__(
+        self,
+        size: int,
+        seed: int,
+        scheduler: Scheduler,
+        *,
+        timing: SimTiming | None = None,
+        variant: NodeVariant | None = None,
+        link: LinkConditions | None = None,
+    ) -> None:
+        self.seed = seed
+        self.scheduler = scheduler
+        self.timing = timing or SimTiming()
+        self.variant = variant or NodeVariant()
+        self.voters = tuple(range(1, size + 1))
+        self.network: SimNetwork[Message] = SimNetwork(
+            scheduler=scheduler,
+            rng=random.Random(f"{seed}:network"),
+            deliver=self._deliver,
+            default=link or LinkConditions(),
+        )
+        self.nodes = {
+            i: SimNode(id=i, fs=SimFileSystem(random.Random(f"{seed}:disk:{i}"), torn_writes=True))
+            for i in self.voters
+        }
+        self._disk_rng = random.Random(f"{seed}:fsync")
+        self._boots = dict.fromkeys(self.voters, 0)
+        self.crashes = 0
+        self.boot_failures: list[str] = []
+        for node in self.nodes.values():
+            self._boot(node)
+
+    # ---- lifecycle ----------------------------------------------------------
+
+    def _boot(self, node: SimNode) -> None:
+        self._boots[node.id] += 1
+        boot = self._boots[node.id]
+        variant = self.variant
+        config = Config(
+            id=node.id,
+            voters=self.voters,
+            election_tick=self.timing.election_tick,
+            heartbeat_tick=self.timing.heartbeat_tick,
+            **variant.config_overrides,
+        )
+        storage = variant.storage_factory(node.fs, DATA_DIR, variant.sync)
+        node.replica = Replica(
+            config,
+            storage,
+            random.Random(f"{self.seed}:raft:{node.id}:{boot}"),
+            variant.options,
+        )
+        tick_ns = self.timing.tick_ms * NS_PER_MS
+        phase = random.Random(f"{self.seed}:phase:{node.id}:{boot}").randrange(tick_ns)
+        node.ticker = self.scheduler.call_later(phase, lambda: self._tick(node))
+        self.network.down.discard(node.id)
+
+    def crash(self, node_id: int) -> None:
+        """Kill -9: in-memory state and unsynced disk writes are lost."""
+        node = self.nodes[node_id]
+        if node.replica is None:
+            return
+        node.replica.fail_pending("node crashed")
+        node.replica = None
+        node.paused = False
+        node.busy = False
+        node.inbox.clear()
+        if node.ticker is not None:
+            node.ticker.cancel()
+        node.fs.crash()
+        self.network.down.add(node_id)
+        self.crashes += 1
+
+    def restart(self, node_id: int) -> None:
+        """Start a crashed node again from what its disk kept.
+
+        A node whose storage refuses to start (damage recovery must not paper
+        over) stays down, and the refusal is recorded in ``boot_failures``:
+        with correct storage that never happens, so it is a finding.
+        """
+        node = self.nodes[node_id]
+        if node.replica is not None:
+            return
+        try:
+            self._boot(node)
+        except StorageError as exc:
+            self.boot_failures.append(f"n{node_id}: {exc}")
+
+    def pause(self, node_id: int) -> None:
+        """SIGSTOP: the node keeps its state but neither ticks nor handles messages."""
+        self.nodes[node_id].paused = True
+
+    def resume(self, node_id: int) -> None:
+        """SIGCONT: queued messages arrive, ticking goes on."""
+        node = self.nodes[node_id]
+        if not node.paused:
+            return
+        node.paused = False
+        inbox, node.inbox = node.inbox, []
+        for src, message in inbox:
+            self._deliver(src, node.id, message)
+
+    # ---- the event loop's hooks ---------------------------------------------
+
+    def _tick(self, node: SimNode) -> None:
+        replica = node.replica
+        if replica is None:
+            return
+        node.ticker = self.scheduler.call_later(
+            self.timing.tick_ms * NS_PER_MS, lambda: self._tick(node)
+        )
+        if node.paused:
+            return
+        replica.tick()
+        self.pump(node.id)
+
+    def _deliver(self, src: int, dst: int, message: Message) -> None:
+        node = self.nodes[dst]
+        replica = node.replica
+        if replica is None:
+            return
+        if node.paused:
+            node.inbox.append((src, message))
+            return
+        replica.step(message)
+        self.pump(dst)
+
+    def pump(self, node_id: int) -> None:
+        """Handle the node's Ready batches: persist, then (after the fsync) send."""
+        node = self.nodes[node_id]
+        replica = node.replica
+        send = self.network.send
+        for _ in range(MAX_READY_ROUNDS):
+            if replica is None or node.busy or not replica.core.has_ready():
+                return
+            syncs = node.fs.syncs
+            messages = replica.handle_ready()
+            if node.fs.syncs == syncs:
+                for message in messages:
+                    send(node_id, message.to, message)
+                continue
+            node.busy = True
+            low, high = self.timing.fsync_us
+            delay = self._disk_rng.randint(low, high) * 1000
+            self.scheduler.call_later(delay, partial(self._synced, node, replica, messages))
+            return
+
+    def _synced(self, node: SimNode, replica: Replica, messages: tuple[Message, ...]) -> None:
+        if node.replica is not replica:
+            return  # crashed during the fsync: the messages die with the process
+        node.busy = False
+        send = self.network.send
+        for message in messages:
+            send(node.id, message.to, message)
+        self.pump(node.id)
+
+    # ---- inspection -----------------------------------------------------------
+
+    def replica(self, node_id: int) -> Replica | None:
+        """The node's live replica, or None when it is crashed or paused."""
+        node = self.nodes[node_id]
+        return None if node.paused else node.replica
+
+    def leader(self) -> int | None:
+        """The live leader with the highest term, if any."""
+        best: tuple[int, int] | None = None
+        for node in self.nodes.values():
+            replica = node.replica
+            if replica is None or node.paused or replica.core.role is not Role.LEADER:
+                continue
+            candidate = (replica.core.term, node.id)
+            if best is None or candidate > best:
+                best = candidate
+        return None if best is None else best[1]
+
+    def up_nodes(self) -> list[int]:
+        """Ids of nodes that are neither crashed nor paused."""
+        return [n.id for n in self.nodes.values() if n.up and not n.paused]

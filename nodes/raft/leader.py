@@ -1,0 +1,205 @@
+"""Leader behaviour: replication with batching and pipelining, commit, reads, transfer.
+
+Rules: no IO; standard library only. Entries go out in APP messages of at most
+``max_entries_per_msg`` entries / ``max_bytes_per_msg`` bytes, pipelined up to
+``max_inflight_msgs`` per follower (see ``progress``). Proposals only mark the
+log dirty; the APPs are built once per ``ready`` so a batch of proposals
+shares messages. Only entries of the current term commit by counting (Figure 8).
+"""
+
+from __future__ import annotations
+
+from nodes.raft.messages import NO_NODE, Entry, EntryType, Message, MessageType, NodeId
+from nodes.raft.progress import Progress, ProgressState
+from nodes.raft.readonly import ReadRequest
+from nodes.raft.ready import Role
+from nodes.raft.state import NodeState
+
+MT = MessageType
+
+
+class Leader(NodeState):
+    """The leader's half of the state machine (``RaftCore`` adds the rest)."""
+
+    def _become_leader(self) -> None:
+        self._reset(self._term)
+        self._lead = self.id
+        self._role = Role.LEADER
+        nxt = self._log.last_index + 1
+        inflight = self._cfg.max_inflight_msgs
+        self._prs = {v: Progress(nxt, inflight) for v in self._cfg.voters}
+        me = self._prs[self.id]
+        me.match = nxt - 1
+        me.recent_active = True
+        me.become_replicate()
+        self._append(EntryType.NOOP, b"")
+
+    def _tick_leader(self) -> None:
+        self._heartbeat_elapsed += 1
+        self._election_elapsed += 1
+        et = self._cfg.election_tick
+        for p in self._peers:
+            pr = self._prs[p]
+            if pr.state is ProgressState.SNAPSHOT:
+                pr.snapshot_elapsed += 1
+                if pr.snapshot_elapsed >= et:
+                    pr.become_probe()  # the snapshot was probably lost: look again
+        if self._election_elapsed >= et:
+            self._election_elapsed = 0
+            if self._cfg.check_quorum:
+                active = 1
+                for p in self._peers:
+                    pr = self._prs[p]
+                    active += pr.recent_active
+                    pr.recent_active = False
+                if active < self._cfg.quorum:
+                    self._become_follower(self._term, NO_NODE)
+                    return
+            self._transferee = NO_NODE  # a transfer that took an election timeout failed
+        if self._heartbeat_elapsed >= self._cfg.heartbeat_tick:
+            self._heartbeat_elapsed = 0
+            self._bcast_heartbeat(self._reads.last_context())
+
+    def _bcast_heartbeat(self, context: bytes) -> None:
+        committed = self._log.committed
+        for p in self._peers:
+            pr = self._prs[p]
+            self._send(MT.HEARTBEAT, p, commit=min(pr.match, committed), context=context)
+
+    def _append(self, kind: EntryType, data: bytes) -> tuple[int, int]:
+        log = self._log
+        index = log.last_index + 1
+        log.append(Entry(term=self._term, index=index, type=kind, data=data))
+        self._prs[self.id].maybe_update(index)
+        self._bcast_pending = True
+        if self._cfg.quorum == 1:
+            self._maybe_commit()
+        return index, self._term
+
+    def _maybe_commit(self) -> bool:
+        matches = sorted((pr.match for pr in self._prs.values()), reverse=True)
+        index = matches[self._cfg.quorum - 1]
+        log = self._log
+        if index <= log.committed:
+            return False
+        if log.term(index) != self._term and not self._cfg.unsafe_commit_prior_term_by_count:
+            return False  # Figure 8: only entries of the current term commit by counting
+        log.commit_to(index)
+        self._bcast_pending = True
+        if self._deferred_reads and log.term(log.committed) == self._term:
+            deferred, self._deferred_reads = self._deferred_reads, []
+            for context, requester in deferred:
+                self._leader_read(context, requester)
+        return True
+
+    def _bcast_append(self) -> None:
+        self._bcast_pending = False
+        for p in self._peers:
+            self._send_appends(p, self._prs[p])
+
+    def _send_appends(self, to: NodeId, pr: Progress) -> None:
+        """Send what the window allows; an empty APP when only the commit index moved."""
+        if self._send_append(to, pr, send_if_empty=pr.sent_commit < self._log.committed):
+            while self._send_append(to, pr, send_if_empty=False):
+                pass
+
+    def _send_append(self, to: NodeId, pr: Progress, *, send_if_empty: bool) -> bool:
+        if pr.is_paused():
+            return False
+        log = self._log
+        prev = pr.next - 1
+        prev_term = log.term(prev)
+        if prev_term is None or prev < log.snapshot_index:
+            return self._send_snapshot(to, pr)
+        last = log.last_index
+        entries: tuple[Entry, ...] = ()
+        if pr.next <= last:
+            cfg = self._cfg
+            entries = log.slice(pr.next, last + 1, cfg.max_entries_per_msg, cfg.max_bytes_per_msg)
+        elif not send_if_empty:
+            return False
+        committed = log.committed
+        self._send(MT.APP, to, index=prev, log_term=prev_term, entries=entries, commit=committed)
+        pr.sent_entries(len(entries), prev + len(entries))
+        pr.sent_commit = committed
+        return True
+
+    def _send_snapshot(self, to: NodeId, pr: Progress) -> bool:
+        snap = self._snapshot
+        if snap is None or not pr.recent_active:
+            return False  # do not ship a snapshot to a node that may be down
+        self._send(MT.SNAP, to, snapshot=snap)
+        pr.become_snapshot(snap.meta.index)
+        return True
+
+    def _step_leader(self, m: Message) -> None:
+        pr = self._prs[m.frm]
+        t = m.type
+        if t is MT.APP_RESP:
+            pr.recent_active = True
+            self._handle_append_response(m, pr)
+        elif t is MT.HEARTBEAT_RESP:
+            pr.recent_active = True
+            pr.probe_sent = False
+            if pr.state is ProgressState.REPLICATE and pr.is_paused():
+                pr.free_first()
+            if pr.match < self._log.last_index or pr.state is ProgressState.PROBE:
+                self._send_append(m.frm, pr, send_if_empty=True)
+            if m.context and self._reads.ack(m.context, m.frm) + 1 >= self._cfg.quorum:
+                for req in self._reads.release(m.context):
+                    self._answer_read(req.context, req.requester, index=req.index)
+        elif t is MT.READ_INDEX:
+            self._leader_read(m.context, m.frm)
+        elif t is MT.TRANSFER_LEADER and m.target in self._voters:
+            self._start_transfer(m.target)
+
+    def _handle_append_response(self, m: Message, pr: Progress) -> None:
+        if m.reject:
+            hint = m.reject_hint
+            if m.log_term > 0:
+                hint, _ = self._log.find_conflict_by_term(m.reject_hint, m.log_term)
+            if pr.maybe_decr_to(m.index, hint):
+                if pr.state is ProgressState.REPLICATE:
+                    pr.become_probe()
+                self._send_append(m.frm, pr, send_if_empty=True)
+            return
+        if not pr.maybe_update(m.index):
+            if pr.state is ProgressState.REPLICATE:
+                pr.free_le(m.index)
+            return
+        if pr.state is ProgressState.PROBE:
+            pr.become_replicate()
+        elif pr.state is ProgressState.SNAPSHOT:
+            if pr.match >= pr.pending_snapshot:
+                pr.become_probe()
+                pr.become_replicate()
+        else:
+            pr.free_le(m.index)
+        if self._maybe_commit():
+            self._bcast_append()
+        else:
+            self._send_appends(m.frm, pr)
+        if m.frm == self._transferee and pr.match == self._log.last_index:
+            self._send(MT.TIMEOUT_NOW, m.frm)
+
+    def _leader_read(self, context: bytes, requester: NodeId) -> None:
+        log = self._log
+        if self._cfg.unsafe_leader_read_without_quorum or self._cfg.quorum == 1:
+            self._answer_read(context, requester, index=log.committed)
+        elif log.term(log.committed) != self._term:
+            self._deferred_reads.append((context, requester))  # no entry of ours committed yet
+        elif self._reads.add(
+            ReadRequest(index=log.committed, context=context, requester=requester)
+        ):
+            self._bcast_heartbeat(context)
+
+    def _start_transfer(self, to: NodeId) -> None:
+        if to in (self.id, self._transferee):
+            return
+        self._transferee = to
+        self._election_elapsed = 0
+        pr = self._prs[to]
+        if pr.match == self._log.last_index:
+            self._send(MT.TIMEOUT_NOW, to)
+        else:
+            self._send_append(to, pr, send_if_empty=True)

@@ -1,0 +1,163 @@
+"""The fields every Raft role shares, and the transitions between roles.
+
+Rules: no IO; standard library only. ``NodeState`` owns the node's whole
+mutable state; role behaviour lives in subclasses (``leader.Leader``, then
+``core.RaftCore``). Every role change goes through ``_reset`` so timers,
+votes, progress and pending reads are never left behind.
+"""
+
+from __future__ import annotations
+
+import random
+
+from nodes.raft.config import Config
+from nodes.raft.log import RaftLog
+from nodes.raft.messages import (
+    NO_NODE,
+    Entry,
+    HardState,
+    Message,
+    MessageType,
+    NodeId,
+    ReadState,
+    RestoredState,
+    Snapshot,
+)
+from nodes.raft.progress import Progress
+from nodes.raft.readonly import ReadOnly
+from nodes.raft.ready import Role, SoftState
+from nodes.raft.restore import restore_log
+
+MT = MessageType
+
+
+class NodeState:
+    """One node's mutable Raft state; ``RaftCore`` documents the constructor."""
+
+    def __init__(
+        self, config: Config, rng: random.Random, restored: RestoredState | None = None
+    ) -> None:
+        self._cfg = config
+        self._rng = rng
+        self._peers = tuple(v for v in config.voters if v != config.id)
+        self._voters = frozenset(config.voters)
+        restored = restored or RestoredState()
+        self._log: RaftLog = restore_log(restored)
+        self._snapshot: Snapshot | None = restored.snapshot
+        self._term = restored.hard_state.term
+        self._vote = restored.hard_state.vote
+        self._role = Role.FOLLOWER
+        self._lead = NO_NODE
+        self._election_elapsed = 0
+        self._heartbeat_elapsed = 0
+        self._timeout = config.election_tick
+        self._votes: dict[NodeId, bool] = {}
+        self._prs: dict[NodeId, Progress] = {}
+        self._transferee = NO_NODE
+        self._reads = ReadOnly()
+        self._deferred_reads: list[tuple[bytes, NodeId]] = []
+        self._forwarded_reads: list[bytes] = []
+        self._msgs: list[Message] = []
+        self._read_states: list[ReadState] = []
+        self._dropped_reads: list[bytes] = []
+        self._pending_snapshot: Snapshot | None = None
+        self._bcast_pending = False
+        self._prev_hard = HardState(term=self._term, vote=self._vote, commit=self._log.committed)
+        self._prev_soft = SoftState(role=Role.FOLLOWER)
+        self._become_follower(self._term, NO_NODE)
+
+    @property
+    def id(self) -> NodeId:
+        """This node's id."""
+        return self._cfg.id
+
+    def _hard_state(self) -> HardState:
+        return HardState(term=self._term, vote=self._vote, commit=self._log.committed)
+
+    def _soft_state(self) -> SoftState:
+        return SoftState(role=self._role, leader_id=self._lead)
+
+    def _reset(self, term: int) -> None:
+        if term != self._term:
+            self._term = term
+            self._vote = NO_NODE
+        self._lead = NO_NODE
+        self._election_elapsed = 0
+        self._heartbeat_elapsed = 0
+        et = self._cfg.election_tick
+        self._timeout = et + self._rng.randrange(et)
+        self._votes = {}
+        self._prs = {}
+        self._transferee = NO_NODE
+        self._drop_reads()
+
+    def _drop_reads(self) -> None:
+        for req in self._reads.drain():
+            self._answer_read(req.context, req.requester, index=0, reject=True)
+        for context, requester in self._deferred_reads:
+            self._answer_read(context, requester, index=0, reject=True)
+        self._deferred_reads = []
+        self._dropped_reads.extend(self._forwarded_reads)
+        self._forwarded_reads = []
+
+    def _become_follower(self, term: int, lead: NodeId) -> None:
+        self._reset(term)
+        self._lead = lead
+        self._role = Role.FOLLOWER
+
+    def _become_pre_candidate(self) -> None:
+        self._reset(self._term)
+        self._role = Role.PRE_CANDIDATE
+
+    def _become_candidate(self) -> None:
+        self._reset(self._term + 1)
+        self._vote = self.id
+        self._role = Role.CANDIDATE
+
+    def _send(
+        self,
+        kind: MessageType,
+        to: NodeId,
+        *,
+        term: int | None = None,
+        index: int = 0,
+        log_term: int = 0,
+        entries: tuple[Entry, ...] = (),
+        commit: int = 0,
+        reject: bool = False,
+        reject_hint: int = 0,
+        snapshot: Snapshot | None = None,
+        context: bytes = b"",
+        target: NodeId = NO_NODE,
+        force: bool = False,
+    ) -> None:
+        """Queue a message from this node (at the current term unless ``term`` is given)."""
+        self._msgs.append(
+            Message(
+                type=kind,
+                to=to,
+                frm=self.id,
+                term=self._term if term is None else term,
+                index=index,
+                log_term=log_term,
+                entries=entries,
+                commit=commit,
+                reject=reject,
+                reject_hint=reject_hint,
+                snapshot=snapshot,
+                context=context,
+                target=target,
+                force=force,
+            )
+        )
+
+    def _answer_read(
+        self, context: bytes, requester: NodeId, *, index: int, reject: bool = False
+    ) -> None:
+        if requester == self.id:
+            if reject:
+                self._dropped_reads.append(context)
+            else:
+                self._read_states.append(ReadState(index=index, context=context))
+        else:
+            self._send(MT.READ_INDEX_RESP, requester, index=index, context=context, reject=reject)

@@ -1,0 +1,320 @@
+"""One node's replica: the Raft core, its storage and the KV state machine, wired
+together in the order the core's ``Ready`` contract demands.
+
+Rules: synchronous, and free of sockets, clocks, threads and asyncio, so that
+the gRPC server and the deterministic simulator drive the very same code. The
+only IO is through the injected ``Storage``. Each ``Ready`` is handled as:
+persist (snapshot, entries, hard state) → hand back the messages to send →
+restore/apply → serve reads → advance. Outcomes reach callers through
+callbacks, always one per request, and always honest: ``Applied`` (took
+effect, with its result), ``NotApplied`` (certainly took no effect) or
+``Unknown`` (may or may not have taken effect).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+
+from nodes.kv import Command, KvResult, KvStateMachine, encode_command
+from nodes.raft import Config, EntryType, Message, RaftCore, Ready, Role, Snapshot
+from nodes.storage import Storage
+
+_log = structlog.get_logger()
+
+DEFAULT_SNAPSHOT_EVERY = 10_000
+"""Compact the log once this many applied entries follow the last snapshot."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Applied:
+    """The command was committed and applied; ``result`` is what it did."""
+
+    result: KvResult
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NotApplied:
+    """The command certainly took no effect (its log slot went to another entry)."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unknown:
+    """The command may or may not have taken effect (e.g. a snapshot replaced its slot)."""
+
+    reason: str
+
+
+ProposalOutcome = Applied | NotApplied | Unknown
+ProposalCallback = Callable[[ProposalOutcome], None]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReadDone:
+    """A linearizable read: ``value`` (None when the key is absent)."""
+
+    value: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReadFailed:
+    """The read will never be served by this node (it certainly observed nothing)."""
+
+    reason: str
+
+
+ReadOutcome = ReadDone | ReadFailed
+ReadCallback = Callable[[ReadOutcome], None]
+
+
+@dataclass(slots=True)
+class _PendingRead:
+    key: str
+    callback: ReadCallback
+    index: int = -1
+    """The ReadIndex once the core confirmed it; -1 while waiting for the core."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReplicaOptions:
+    """Replica settings beyond the Raft ``Config``."""
+
+    snapshot_every: int = DEFAULT_SNAPSHOT_EVERY
+    """Compact once this many entries were applied since the last snapshot (>= 1)."""
+    max_sessions: int = 1024
+    unsafe_disable_session_dedupe: bool = False
+    """UNSAFE lab switch (seeded bug): retried commands apply again."""
+
+    def __post_init__(self) -> None:
+        if self.snapshot_every < 1:
+            msg = f"snapshot_every must be at least 1, got {self.snapshot_every}"
+            raise ValueError(msg)
+
+
+@dataclass(slots=True)
+class ReplicaStats:
+    """Counters for status endpoints and benchmarks."""
+
+    readies: int = 0
+    entries_persisted: int = 0
+    entries_applied: int = 0
+    snapshots_taken: int = 0
+    snapshots_installed: int = 0
+
+
+class Replica:
+    """Drives one node: feed it ticks, messages and requests; send what it returns.
+
+    Args:
+        config: the Raft configuration (this node's id and the voters).
+        storage: where state is persisted; ``load()`` is called here.
+        rng: the only source of randomness (the core's election timeouts).
+        options: snapshot cadence and KV settings.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        storage: Storage,
+        rng: random.Random,
+        options: ReplicaOptions | None = None,
+    ) -> None:
+        self.options = options or ReplicaOptions()
+        self.storage = storage
+        self.kv = KvStateMachine(
+            max_sessions=self.options.max_sessions,
+            unsafe_disable_session_dedupe=self.options.unsafe_disable_session_dedupe,
+        )
+        restored = storage.load()
+        if restored.snapshot is not None:
+            self.kv.restore(restored.snapshot.data)
+        self.core = RaftCore(config, rng, restored)
+        self._snapshot_index = restored.snapshot.meta.index if restored.snapshot else 0
+        self._proposals: dict[int, tuple[int, ProposalCallback]] = {}
+        self._reads: dict[bytes, _PendingRead] = {}
+        self._read_seq = 0
+        self.stats = ReplicaStats()
+        self._log = _log.bind(node=config.id)
+
+    @property
+    def id(self) -> int:
+        """This node's id."""
+        return self.core.id
+
+    # ---- inputs -------------------------------------------------------------
+
+    def tick(self) -> None:
+        """One unit of logical time (the caller's ticker decides how long that is)."""
+        self.core.tick()
+
+    def step(self, message: Message) -> None:
+        """Deliver a message from a peer."""
+        self.core.step(message)
+
+    def propose(self, command: Command, callback: ProposalCallback) -> int:
+        """Append a command to the log; ``callback`` gets exactly one outcome later.
+
+        Returns:
+            The log index the command was given.
+
+        Raises:
+            NotLeader: this node is not the leader (``leader_hint`` says who may be).
+            ProposalDropped: a leadership transfer is under way.
+        """
+        index, term = self.core.propose(encode_command(command))
+        self._proposals[index] = (term, callback)
+        return index
+
+    def read(self, key: str, callback: ReadCallback) -> None:
+        """A linearizable read (ReadIndex); ``callback`` gets exactly one outcome later.
+
+        Raises:
+            NotLeader: no leader is known to confirm the read with.
+        """
+        self._read_seq += 1
+        # Unique cluster-wide: a follower's reads meet other followers' at the leader.
+        context = self.core.id.to_bytes(4, "big") + self._read_seq.to_bytes(8, "big")
+        self.core.read_index(context)
+        self._reads[context] = _PendingRead(key=key, callback=callback)
+
+    def read_stale(self, key: str) -> str | None:
+        """UNSAFE for linearizability: this replica's current value, whatever its lag."""
+        return self.kv.get(key)
+
+    def fail_pending(self, reason: str) -> None:
+        """Give every waiting request an outcome (the node is stopping).
+
+        Proposals become ``Unknown`` (they may still commit elsewhere); reads fail.
+        """
+        proposals, self._proposals = self._proposals, {}
+        for _, callback in proposals.values():
+            callback(Unknown(reason=reason))
+        reads, self._reads = self._reads, {}
+        for pending in reads.values():
+            pending.callback(ReadFailed(reason=reason))
+
+    # ---- the Ready loop -----------------------------------------------------
+
+    def handle_ready(self) -> tuple[Message, ...]:
+        """Process one Ready batch if the core has one.
+
+        Returns:
+            The messages to send now: everything they promise is already durable.
+
+        Raises:
+            StorageFailure: persisting failed; the node must stop.
+        """
+        core = self.core
+        if not core.has_ready():
+            return ()
+        ready = core.ready()
+        self.stats.readies += 1
+        self._persist(ready)
+        if ready.soft_state is not None:
+            self._log.info(
+                "raft_role_changed",
+                role=ready.soft_state.role.value,
+                leader=ready.soft_state.leader_id,
+                term=core.term,
+            )
+        if ready.snapshot is not None:
+            self._install(ready.snapshot)
+        self._apply(ready)
+        self._serve_reads(ready)
+        core.advance(ready)
+        self._maybe_compact()
+        return ready.messages
+
+    def _persist(self, ready: Ready) -> None:
+        if ready.snapshot is not None:
+            self.storage.save_snapshot(ready.snapshot)
+        if ready.entries or ready.hard_state is not None:
+            self.storage.save(hard_state=ready.hard_state, entries=ready.entries)
+            self.stats.entries_persisted += len(ready.entries)
+
+    def _install(self, snapshot: Snapshot) -> None:
+        self.kv.restore(snapshot.data)
+        self._snapshot_index = snapshot.meta.index
+        self.stats.snapshots_installed += 1
+        covered = [i for i in self._proposals if i <= snapshot.meta.index]
+        for index in covered:
+            _, callback = self._proposals.pop(index)
+            callback(Unknown(reason="a snapshot from the leader replaced this entry's slot"))
+        self._log.info("snapshot_installed", index=snapshot.meta.index, term=snapshot.meta.term)
+
+    def _apply(self, ready: Ready) -> None:
+        kv = self.kv
+        proposals = self._proposals
+        for entry in ready.committed_entries:
+            if entry.index <= kv.applied_index:
+                continue  # already covered by an installed snapshot
+            data = entry.data if entry.type is EntryType.NORMAL else b""
+            result = kv.apply(entry.index, data)
+            self.stats.entries_applied += 1
+            waiting = proposals.pop(entry.index, None)
+            if waiting is None:
+                continue
+            term, callback = waiting
+            if term == entry.term:
+                callback(Applied(result=result))
+            else:
+                callback(
+                    NotApplied(reason=f"log slot {entry.index} went to term {entry.term}")
+                )
+
+    def _serve_reads(self, ready: Ready) -> None:
+        reads = self._reads
+        for context in ready.dropped_reads:
+            pending = reads.pop(context, None)
+            if pending is not None:
+                pending.callback(ReadFailed(reason="leadership lost before the read was confirmed"))
+        for state in ready.read_states:
+            pending = reads.get(state.context)
+            if pending is not None:
+                pending.index = state.index
+        applied = self.kv.applied_index
+        done = [c for c, p in reads.items() if 0 <= p.index <= applied]
+        for context in done:
+            pending = reads.pop(context)
+            pending.callback(ReadDone(value=self.kv.get(pending.key)))
+
+    def _maybe_compact(self) -> None:
+        applied = self.kv.applied_index
+        if applied - self._snapshot_index < self.options.snapshot_every:
+            return
+        snapshot = self.core.compact(applied, self.kv.snapshot())
+        self.storage.save_snapshot(snapshot)
+        self._snapshot_index = applied
+        self.stats.snapshots_taken += 1
+        self._log.debug("snapshot_taken", index=applied)
+
+    # ---- inspection ---------------------------------------------------------
+
+    @property
+    def is_leader(self) -> bool:
+        """Whether this node currently leads."""
+        return self.core.role is Role.LEADER
+
+    @property
+    def pending(self) -> int:
+        """Requests still waiting for an outcome."""
+        return len(self._proposals) + len(self._reads)
+
+
+__all__ = [
+    "Applied",
+    "NotApplied",
+    "ProposalOutcome",
+    "ReadDone",
+    "ReadFailed",
+    "ReadOutcome",
+    "Replica",
+    "ReplicaOptions",
+    "ReplicaStats",
+    "Unknown",
+]

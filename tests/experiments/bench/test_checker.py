@@ -1,0 +1,65 @@
+"""``chaoslab bench checker`` and its seeded register-history generator."""
+
+from __future__ import annotations
+
+import json
+import random
+
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from experiments.bench.checker import RegisterWorkload, simulate_register
+from experiments.checkers import check_linearizable
+from experiments.cli import main
+from experiments.history import format_history, validate_history
+
+
+class TestSimulateRegister:
+    @settings(max_examples=25, deadline=None)
+    @given(seed=st.integers(0, 2**32 - 1), processes=st.integers(1, 12))
+    def test_histories_are_well_formed_and_linearizable(self, seed: int, processes: int) -> None:
+        """Generated histories pass the reader's checks and the linearizability check."""
+        history = simulate_register(random.Random(seed), RegisterWorkload(
+            ops=150, processes=processes, keys=3, nemesis_every=40))
+        validate_history(history)
+
+        assert True is check_linearizable(history).valid
+
+    def test_same_seed_same_history(self) -> None:
+        """The generator is deterministic given its seed."""
+        spec = RegisterWorkload(ops=200, processes=5, keys=2)
+
+        assert format_history(simulate_register(random.Random(3), spec)) == format_history(
+            simulate_register(random.Random(3), spec))
+
+    def test_shape_follows_the_spec(self) -> None:
+        """The spec's operation count, keys and unknown outcomes show up in the history."""
+        history = simulate_register(random.Random(5), RegisterWorkload(
+            ops=500, processes=10, keys=4, info_rate=0.2))
+        invokes = [op for op in history if op.type == "invoke"]
+
+        assert 500 == len(invokes)
+        assert {"k0", "k1", "k2", "k3"} == {op.key for op in invokes}
+        assert any(op.type == "info" for op in history)
+
+
+class TestBenchCommand:
+    def test_json_rows(self) -> None:
+        """--json prints one measurement per size and process count."""
+        result = CliRunner().invoke(main, ["bench", "checker", "--ops", "200,400",
+                                           "--processes", "3", "--keys", "2", "--json"])
+        rows = [json.loads(line) for line in result.output.splitlines()]
+
+        assert 0 == result.exit_code
+        assert [(200, 3, True), (400, 3, True)] == [(r["ops"], r["processes"], r["valid"])
+                                                    for r in rows]
+        assert all(r["peak_mib"] > 0 for r in rows)
+
+    def test_table(self) -> None:
+        """Without --json the figures come as a table."""
+        result = CliRunner().invoke(main, ["bench", "checker", "--ops", "100",
+                                           "--processes", "2", "--no-memory"])
+
+        assert 0 == result.exit_code
+        assert "elapsed_s" in result.output
