@@ -11,6 +11,7 @@ import click
 
 from experiments import logs
 from experiments.bench.checker import checker as bench_checker
+from experiments.bench.sim import sim_bench
 from experiments.check_cli import check
 from experiments.sim.cli import sim
 from nodes.bench.raft import raft as bench_raft
@@ -58,3 +59,4 @@ bench.add_command(faults_bench)
 bench.add_command(proxy_bench)
 main.add_command(check)
 bench.add_command(bench_checker)
+bench.add_command(sim_bench)

@@ -201,7 +201,7 @@ class Replica:
     # ---- the Ready loop -----------------------------------------------------
 
     def handle_ready(self) -> tuple[Message, ...]:
-        """Process one Ready batch if the core has one.
+        """Process one Ready batch, if the core has one, in a single call.
 
         Returns:
             The messages to send now: everything they promise is already durable.
@@ -209,12 +209,39 @@ class Replica:
         Raises:
             StorageFailure: persisting failed; the node must stop.
         """
-        core = self.core
-        if not core.has_ready():
+        ready = self.next_ready()
+        if ready is None:
             return ()
-        ready = core.ready()
+        self.persist(ready)
+        return self.complete(ready)
+
+    # The same, in three phases, for drivers that persist off the event loop:
+    # ``persist`` touches only storage, so the core may take inputs (step,
+    # propose, tick) while it runs in another thread; ``complete`` must run
+    # where those inputs run.
+
+    def next_ready(self) -> Ready | None:
+        """The core's next Ready batch, or None when there is nothing to do."""
+        if not self.core.has_ready():
+            return None
         self.stats.readies += 1
-        self._persist(ready)
+        return self.core.ready()
+
+    def persist(self, ready: Ready) -> None:
+        """Make the batch durable (storage IO only; safe off the core's thread).
+
+        Raises:
+            StorageFailure: persisting failed; the node must stop.
+        """
+        if ready.snapshot is not None:
+            self.storage.save_snapshot(ready.snapshot)
+        if ready.entries or ready.hard_state is not None:
+            self.storage.save(hard_state=ready.hard_state, entries=ready.entries)
+            self.stats.entries_persisted += len(ready.entries)
+
+    def complete(self, ready: Ready) -> tuple[Message, ...]:
+        """After ``persist``: apply, serve reads, advance; returns the messages to send."""
+        core = self.core
         if ready.soft_state is not None:
             self._log.info(
                 "raft_role_changed",
@@ -229,13 +256,6 @@ class Replica:
         core.advance(ready)
         self._maybe_compact()
         return ready.messages
-
-    def _persist(self, ready: Ready) -> None:
-        if ready.snapshot is not None:
-            self.storage.save_snapshot(ready.snapshot)
-        if ready.entries or ready.hard_state is not None:
-            self.storage.save(hard_state=ready.hard_state, entries=ready.entries)
-            self.stats.entries_persisted += len(ready.entries)
 
     def _install(self, snapshot: Snapshot) -> None:
         self.kv.restore(snapshot.data)
@@ -299,6 +319,11 @@ class Replica:
     def is_leader(self) -> bool:
         """Whether this node currently leads."""
         return self.core.role is Role.LEADER
+
+    @property
+    def snapshot_index(self) -> int:
+        """The index the latest snapshot (taken or installed) covers; 0 for none."""
+        return self._snapshot_index
 
     @property
     def pending(self) -> int:

@@ -9,6 +9,7 @@ linearizable by construction.
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import json
 import random
@@ -171,6 +172,21 @@ def simulate_register(rng: random.Random, spec: RegisterWorkload) -> list[Op]:
     return lines
 
 
+def with_stale_read(history: list[Op]) -> list[Op]:
+    """The history with the ok read 3/4 of the way through returning null (initial value).
+
+    Written values are never null, so once a write has completed on that key,
+    the history is not linearizable.
+    """
+    reads = [i for i, op in enumerate(history) if op.type == "ok" and op.f == "read"]
+    if not reads:
+        return history
+    target = reads[len(reads) * 3 // 4]
+    changed = list(history)
+    changed[target] = dataclasses.replace(history[target], value=None)
+    return changed
+
+
 @click.command("checker")
 @click.option("--ops", "sizes", default="1000,10000,100000", show_default=True,
               help="Comma-separated history sizes (operations).")
@@ -182,15 +198,19 @@ def simulate_register(rng: random.Random, spec: RegisterWorkload) -> list[Op]:
 @click.option("--time-limit", default=60.0, show_default=True, help="Seconds per check.")
 @click.option("--memory/--no-memory", default=True, show_default=True,
               help="Also measure peak memory (a second, traced run).")
+@click.option("--stale-read", is_flag=True,
+              help="Make one read, 3/4 into each history, return null: an invalid history.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per measurement.")
 def checker(*, sizes: str, processes: str, keys: int, info_rate: float, seed: int,
-            time_limit: float, memory: bool, as_json: bool) -> None:
+            time_limit: float, memory: bool, stale_read: bool, as_json: bool) -> None:
     """Time (and peak memory of) the register linearizability check."""
     rows: list[dict[str, Any]] = []
     for size in (int(s) for s in sizes.split(",")):
         for procs in (int(p) for p in processes.split(",")):
             spec = RegisterWorkload(ops=size, processes=procs, keys=keys, info_rate=info_rate)
             history = simulate_register(random.Random(seed), spec)
+            if stale_read:
+                history = with_stale_read(history)
             started = time.perf_counter()
             result = check_linearizable(history, RegisterModel(), time_limit=time_limit)
             elapsed = time.perf_counter() - started
@@ -201,15 +221,17 @@ def checker(*, sizes: str, processes: str, keys: int, info_rate: float, seed: in
                 peak = tracemalloc.get_traced_memory()[1]
                 tracemalloc.stop()
             rows.append({"ops": size, "processes": procs, "keys": keys, "info_rate": info_rate,
-                         "seed": seed, "history_lines": len(history), "valid": result.valid,
+                         "seed": seed, "stale_read": stale_read, "history_lines": len(history),
+                         "valid": result.valid,
                          "elapsed_s": round(elapsed, 4), "states": result.details.get("states"),
                          "peak_mib": None if peak is None else round(peak / 2**20, 2)})
             if as_json:
                 click.echo(json.dumps(rows[-1]))
     if as_json:
         return
-    table = Table(title=f"register linearizability check (seed {seed}, {keys} keys, "
-                  f"{info_rate:.0%} info, limit {time_limit}s)")
+    kind = "one stale read" if stale_read else "valid"
+    table = Table(title=f"register linearizability check ({kind} histories, seed {seed}, "
+                  f"{keys} keys, {info_rate:.0%} info, limit {time_limit}s)")
     columns = ("ops", "processes", "history_lines", "valid", "elapsed_s", "states", "peak_mib")
     for column in columns:
         table.add_column(column, justify="right")

@@ -71,6 +71,12 @@ _SKIP: Final = 3
 """A stack frame that left out an optional operation whose window ended."""
 
 
+_SHORTCUT: Final = (
+    "no order can explain the first operation: nothing else produces the value it needs, "
+    "or the operation(s) after it certainly replaced that value before it began"
+)
+
+
 class _OutOfBudget(Exception):
     """The time budget or the memo limit ran out (internal: becomes "unknown")."""
 
@@ -100,12 +106,15 @@ class Counterexample:
         state: the model state after that prefix, readably.
         failing: operations that could not follow it: the one whose completion
             forced the search back, and other required candidates illegal there.
+        reason: set when the model ruled the first failing operation out
+            without a search (the prefix is then empty); says why.
     """
 
     key: Hashable
     prefix: tuple[Operation, ...]
     state: str
     failing: tuple[Operation, ...]
+    reason: str | None = None
 
 
 @dataclass(slots=True)
@@ -124,10 +133,10 @@ def _search(
     if remaining == 0:
         return _Verdict(linearizable=True, states=0)
     hopeless = model.unexplained(cands)
-    if hopeless is not None:
+    if hopeless:
         return _Verdict(linearizable=False, states=0, counterexample=Counterexample(
             key=key, prefix=(), state=model.describe_state(model.init()),
-            failing=(hopeless.op,)))
+            failing=tuple(c.op for c in hopeless), reason=_SHORTCUT))
     events = sorted([(c.start, 0, i) for i, c in enumerate(cands)]
                     + [(c.end, 1, i) for i, c in enumerate(cands)])
     head = 2 * m
@@ -350,6 +359,11 @@ def _explain(cx: Counterexample) -> tuple[dict[str, Any], tuple[str, ...]]:
         "prefix_tail": [_op_json(op) for op in shown],
         "failing": [_op_json(op) for op in cx.failing],
     }
+    if cx.reason is not None:
+        details["reason"] = cx.reason
+        lines = [f"key {cx.key}: not linearizable: {cx.reason}:",
+                 *(f"  ✗ {describe_operation(op)}" for op in cx.failing)]
+        return details, tuple(lines)
     lines = [
         f"key {cx.key}: not linearizable: after a linearizable prefix of {len(cx.prefix)} "
         f"operation(s), leaving state {cx.state}, these cannot be linearized:",

@@ -26,6 +26,7 @@ How completions become candidates (the register; the set is analogous):
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
@@ -102,9 +103,9 @@ class Model(Protocol[S, I]):
         """Apply one operation: (whether it is legal in ``state``, the next state)."""
         ...
 
-    def unexplained(self, cands: Sequence[Candidate[I]]) -> Candidate[I] | None:
-        """A required candidate no order could make legal (e.g. a read of a value never
-        written), found without searching; None when there is none."""
+    def unexplained(self, cands: Sequence[Candidate[I]]) -> tuple[Candidate[I], ...]:
+        """Required candidates no order could make legal (e.g. a read of a value never
+        written) and what rules them out, found without searching; empty if none."""
         ...
 
     def describe_state(self, state: S) -> str:
@@ -230,6 +231,30 @@ def _optional_windows(
     return windows
 
 
+_Ending: TypeAlias = tuple[int, str, int]  # (end, value written, candidate index)
+
+
+def _earliest_ends(
+    changers: Sequence[tuple[int, int, str, int]],
+) -> list[tuple[_Ending, _Ending | None]]:
+    """For each suffix of ``changers`` (sorted by start): the earliest-ending one, and
+    the earliest-ending one that writes a different value."""
+    result: list[tuple[_Ending, _Ending | None]] = []
+    first: _Ending | None = None
+    second: _Ending | None = None
+    for _, end, value, i in reversed(changers):
+        this = (end, value, i)
+        if first is None or end < first[0]:
+            if first is not None and first[1] != value:
+                second = first
+            first = this
+        elif value != first[1] and (second is None or end < second[0]):
+            second = this
+        result.append((first, second))
+    result.reverse()
+    return result
+
+
 def _readonly(inp: RegisterInput) -> bool:
     kind, a, b = inp
     return kind in (READ, MISMATCH) or (kind == CAS and a == b)
@@ -280,14 +305,40 @@ class RegisterModel:
 
     def unexplained(
         self, cands: Sequence[Candidate[RegisterInput]]
-    ) -> Candidate[RegisterInput] | None:
-        """A required read (or cas) of a value that is neither null nor ever written."""
-        produced = {NULL} | {c.input[2] if c.input[0] == CAS else c.input[1]
-                             for c in cands if c.input[0] in (WRITE, CAS)}
+    ) -> tuple[Candidate[RegisterInput], ...]:
+        """A required read (or cas) of ``v`` that no order can explain, and why.
+
+        Either nothing ever produces ``v`` (it is not null and never written),
+        or some required write (or cas) of another value certainly comes after
+        every producer of ``v`` and before the read: a stale read.
+        """
+        last_made: dict[str, int] = {NULL: -1}  # latest end of anything producing a value
         for c in cands:
-            if c.required and c.input[0] in (READ, CAS) and c.input[1] not in produced:
-                return c
-        return None
+            kind, a, b = c.input
+            if kind in (WRITE, CAS):
+                made = b if kind == CAS else a
+                last_made[made] = max(last_made.get(made, -1), c.end)
+        changers = sorted(
+            (c.start, c.end, c.input[2] if c.input[0] == CAS else c.input[1], i)
+            for i, c in enumerate(cands) if c.required and c.input[0] in (WRITE, CAS)
+        )
+        starts = [start for start, _, _, _ in changers]
+        earliest = _earliest_ends(changers)
+        for c in cands:
+            if not c.required or c.input[0] not in (READ, CAS):
+                continue
+            value = c.input[1]
+            last = last_made.get(value)
+            if last is None:
+                return (c,)
+            k = bisect.bisect_right(starts, last)
+            if k == len(changers):
+                continue
+            first, second = earliest[k]
+            pick = first if first[1] != value else second
+            if pick is not None and pick[0] < c.start:
+                return (c, cands[pick[2]])
+        return ()
 
     def step(self, state: str, inp: RegisterInput) -> tuple[bool, str]:
         """Apply read, write, cas or a mismatch observation."""
@@ -367,13 +418,15 @@ class SetModel:
                                             required=False, blind=False, readonly=False))
         return candidates
 
-    def unexplained(self, cands: Sequence[Candidate[SetInput]]) -> Candidate[SetInput] | None:
+    def unexplained(
+        self, cands: Sequence[Candidate[SetInput]]
+    ) -> tuple[Candidate[SetInput], ...]:
         """A read containing an element no add (ok or info) ever tried to add."""
         added = {e for c in cands if c.input[0] for e in c.input[1]}
         for c in cands:
             if not c.input[0] and not c.input[1] <= added:
-                return c
-        return None
+                return (c,)
+        return ()
 
     def step(self, state: frozenset[str], inp: SetInput) -> tuple[bool, frozenset[str]]:
         """Add an element, or check that a read saw exactly the state."""

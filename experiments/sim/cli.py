@@ -184,7 +184,7 @@ def _outcome_json(outcome: SeedOutcome) -> dict[str, object]:
         "recovery_s": outcome.recovery_s,
         "wall_s": round(outcome.wall_s, 3),
         "saved": outcome.saved,
-        **outcome.stats,
+        "stats": outcome.stats,
     }
 
 

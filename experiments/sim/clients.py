@@ -40,7 +40,8 @@ ATTEMPT_TIMEOUT_MS = 300
 BACKOFF_BASE_MS = 5
 BACKOFF_CAP_MS = 100
 CLIENT_LATENCY_MS = (0.2, 1.0)
-"""Client <-> node one-way delay bounds (clients reach every node; partitions cut peers)."""
+"""Client <-> node one-way delay bounds. Clients reach every node (partitions cut
+peer links only, as in Jepsen); message loss hits client links too."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -163,9 +164,10 @@ class SimClients:
         op.timer = self.scheduler.call_at(
             attempt_end, lambda: self._attempt_timed_out(process, op, attempt)
         )
-        self.scheduler.call_later(
-            self._latency(), lambda: self._arrive(process, op, attempt, target)
-        )
+        if not self._lost():
+            self.scheduler.call_later(
+                self._latency(), lambda: self._arrive(process, op, attempt, target)
+            )
 
     def _arrive(self, process: int, op: _Pending, attempt: int, node_id: int) -> None:
         """The request reaches ``node_id``; a crashed or paused node never answers."""
@@ -174,6 +176,8 @@ class SimClients:
             return
 
         def reply(outcome: Reply) -> None:
+            if self._lost():
+                return
             self.scheduler.call_later(
                 self._latency(), lambda: self._reply(process, op, attempt, node_id, outcome)
             )
@@ -284,6 +288,11 @@ class SimClients:
         self.scheduler.call_later(self.generator.think_ns(), lambda: self._invoke(process))
 
     # ---- helpers --------------------------------------------------------------
+
+    def _lost(self) -> bool:
+        """Client links lose messages like peer links do (a loss fault hits both)."""
+        drop = self.cluster.network.default.drop
+        return drop > 0 and self.rng.random() < drop
 
     def _latency(self) -> int:
         low, high = CLIENT_LATENCY_MS

@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 NS_PER_MS = 1_000_000
 NS_PER_S = 1_000_000_000
 
 
-@dataclass(order=True, slots=True)
 class _Event:
-    at: int
-    seq: int
-    action: Callable[[], None] = field(compare=False)
-    cancelled: bool = field(default=False, compare=False)
+    __slots__ = ("action", "cancelled")
+
+    def __init__(self, action: Callable[[], None]) -> None:
+        self.action = action
+        self.cancelled = False
 
 
 class Timer:
@@ -40,16 +39,18 @@ class Scheduler:
     """Runs callbacks in simulated-time order."""
 
     def __init__(self) -> None:
-        self._queue: list[_Event] = []
+        # (time, sequence, event): the unique sequence number breaks ties, so
+        # comparisons never reach the event itself.
+        self._queue: list[tuple[int, int, _Event]] = []
         self._seq = 0
         self.now = 0
         """The current simulated time in nanoseconds."""
 
     def call_at(self, at: int, action: Callable[[], None]) -> Timer:
         """Run ``action`` at simulated time ``at`` (never earlier than now)."""
-        event = _Event(max(at, self.now), self._seq, action)
+        event = _Event(action)
         self._seq += 1
-        heapq.heappush(self._queue, event)
+        heapq.heappush(self._queue, (at if at > self.now else self.now, self._seq, event))
         return Timer(event)
 
     def call_later(self, delay: int, action: Callable[[], None]) -> Timer:
@@ -59,11 +60,12 @@ class Scheduler:
     def run_until(self, until: int) -> None:
         """Run every event due at or before ``until``, then set the clock to ``until``."""
         queue = self._queue
-        while queue and queue[0].at <= until:
-            event = heapq.heappop(queue)
+        pop = heapq.heappop
+        while queue and queue[0][0] <= until:
+            at, _, event = pop(queue)
             if event.cancelled:
                 continue
-            self.now = event.at
+            self.now = at
             event.action()
         self.now = max(self.now, until)
 

@@ -15,7 +15,7 @@ from experiments.cli import main
 
 HISTORIES = Path(__file__).parents[1] / "data" / "histories"
 VALID = str(HISTORIES / "register-valid-design-example.jsonl")
-INVALID = str(HISTORIES / "register-invalid-stale-read.jsonl")
+INVALID = str(HISTORIES / "register-invalid-lost-write.jsonl")
 SET_UNKNOWN = str(HISTORIES / "set-unknown-no-final-read.jsonl")
 SET_INVALID = str(HISTORIES / "set-invalid-lost.jsonl")
 
@@ -144,7 +144,7 @@ class TestJson:
         assert [(VALID, True), (INVALID, False)] == [(o["history"], o["valid"])
                                                       for o in objects]
         assert all(isinstance(o["elapsed_s"], float) for o in objects)
-        assert 2 == objects[1]["counterexample"]["prefix_length"]
+        assert 3 == objects[1]["counterexample"]["prefix_length"]
 
     def test_unknown_is_the_string(self) -> None:
         """An undecided verdict is the string "unknown" in JSON."""

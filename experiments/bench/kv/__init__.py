@@ -1,0 +1,1 @@
+"""etcd side by side with chaoslab: ``chaoslab bench kv``."""

@@ -1,0 +1,207 @@
+"""A node's settings: from CLI flags, a TOML file and ``CHAOSLAB_*`` environment variables.
+
+Rules: validation only (pydantic), plus reading the one TOML file named. Precedence,
+highest first: CLI flags, environment variables, the TOML file, defaults. Every error
+names the field (and where its value came from) so the operator knows what to fix.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from nodes.errors import NodeError
+
+ENV_PREFIX = "CHAOSLAB_"
+DEFAULT_TICK_MS = 10
+DEFAULT_ELECTION_TICK = 15
+DEFAULT_HEARTBEAT_TICK = 3
+MAX_CLIENT_MESSAGE_BYTES = 4 * 1024 * 1024
+"""gRPC receive limit for client calls: a maximal put (1 MiB value) fits with room."""
+MAX_PEER_MESSAGE_BYTES = 16 * 1024 * 1024
+"""gRPC receive limit for peer calls (batches of entries; snapshots come in chunks)."""
+
+
+class SettingsError(NodeError):
+    """The node's settings are invalid (the operator's fault); the message names the field."""
+
+
+class SyncMode(enum.StrEnum):
+    """When the node fsyncs its log."""
+
+    ALWAYS = "always"
+    NEVER = "never"
+    """UNSAFE: acknowledged writes can be lost on a crash."""
+
+
+def parse_address_map(value: str) -> dict[int, str]:
+    """Parse ``"2=HOST:PORT,3=HOST:PORT"`` into ``{2: "HOST:PORT", 3: "HOST:PORT"}``.
+
+    Raises:
+        ValueError: an item is not ``ID=HOST:PORT``.
+    """
+    result: dict[int, str] = {}
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        node, sep, address = item.partition("=")
+        if not sep or not node.strip().isdigit():
+            msg = f"{item!r} is not ID=HOST:PORT"
+            raise ValueError(msg)
+        result[int(node)] = address.strip()
+    return result
+
+
+def _check_address(address: str) -> str:
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        msg = f"{address!r} is not HOST:PORT with a port in 1..65535"
+        raise ValueError(msg)
+    return address
+
+
+class NodeSettings(BaseModel):
+    """Everything ``chaoslab node`` needs; field names match the flags (``--tick-ms``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: int = Field(ge=1, le=99)
+    listen: str
+    peers: dict[int, str] = Field(default_factory=dict)
+    """Where this node sends to each peer (may be Toxiproxy proxies)."""
+    data_dir: Path
+    client_addresses: dict[int, str] = Field(default_factory=dict)
+    """The address clients use to reach each node (what NOT_LEADER carries)."""
+    tick_ms: int = Field(default=DEFAULT_TICK_MS, ge=1, le=10_000)
+    election_tick: int = Field(default=DEFAULT_ELECTION_TICK, ge=2)
+    heartbeat_tick: int = Field(default=DEFAULT_HEARTBEAT_TICK, ge=1)
+    sync: SyncMode = SyncMode.ALWAYS
+    forward_writes: bool = False
+    snapshot_every: int = Field(default=10_000, ge=1)
+    peer_queue: int = Field(default=4096, ge=1)
+    """Messages waiting per peer; more are dropped (Raft retransmits)."""
+    peer_timeout_ms: int = Field(default=1000, ge=10)
+    keepalive_ms: int = Field(default=1000, ge=100)
+
+    @field_validator("peers", "client_addresses", mode="before")
+    @classmethod
+    def _parse_map(cls, value: Any) -> Any:
+        return parse_address_map(value) if isinstance(value, str) else value
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        return _check_address(value)
+
+    @field_validator("peers", "client_addresses")
+    @classmethod
+    def _addresses(cls, value: dict[int, str]) -> dict[int, str]:
+        for node, address in value.items():
+            if not 1 <= node <= 99:
+                msg = f"node id {node} is outside 1..99"
+                raise ValueError(msg)
+            _check_address(address)
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> NodeSettings:
+        if self.id in self.peers:
+            msg = f"peers: lists this node's own id {self.id}"
+            raise ValueError(msg)
+        if self.heartbeat_tick >= self.election_tick:
+            msg = (
+                f"heartbeat_tick ({self.heartbeat_tick}) must be below "
+                f"election_tick ({self.election_tick})"
+            )
+            raise ValueError(msg)
+        unknown = set(self.client_addresses) - set(self.peers) - {self.id}
+        if unknown:
+            msg = f"client_addresses: nodes {sorted(unknown)} are neither this node nor a peer"
+            raise ValueError(msg)
+        return self
+
+    @property
+    def voters(self) -> tuple[int, ...]:
+        """Every voter: this node and its peers."""
+        return tuple(sorted({self.id, *self.peers}))
+
+    def client_address(self, node: int) -> str:
+        """Where clients reach ``node`` (default: its peer address, or our listen address)."""
+        if node in self.client_addresses:
+            return self.client_addresses[node]
+        if node == self.id:
+            return self.listen
+        return self.peers.get(node, "")
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name in NodeSettings.model_fields:
+        raw = env.get(ENV_PREFIX + name.upper())
+        if raw is not None and raw != "":
+            values[name] = raw
+    return values
+
+
+def _from_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as exc:
+        msg = f"--config {path}: cannot read it: {exc.strerror or exc}"
+        raise SettingsError(msg) from None
+    except tomllib.TOMLDecodeError as exc:
+        msg = f"--config {path}: not valid TOML: {exc}"
+        raise SettingsError(msg) from None
+    section = data.get("node", data)
+    if not isinstance(section, dict):
+        msg = f"--config {path}: [node] must be a table"
+        raise SettingsError(msg)
+    return {key.replace("-", "_"): value for key, value in section.items()}
+
+
+def load_settings(
+    cli: Mapping[str, Any],
+    *,
+    config_file: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> NodeSettings:
+    """Merge defaults < TOML file < environment < CLI flags, and validate.
+
+    Args:
+        cli: flag values; None means "not given".
+        config_file: a TOML file (keys at the top or under ``[node]``).
+        env: the environment (default: ``os.environ``).
+
+    Returns:
+        The validated settings.
+
+    Raises:
+        SettingsError: a value is invalid; the message names the field and its source.
+    """
+    layers: list[tuple[str, dict[str, Any]]] = []
+    if config_file is not None:
+        layers.append((f"--config {config_file}", _from_toml(config_file)))
+    layers.append(("environment", _from_env(os.environ if env is None else env)))
+    layers.append(("flags", {k: v for k, v in cli.items() if v is not None}))
+    merged: dict[str, Any] = {}
+    source: dict[str, str] = {}
+    for where, values in layers:
+        merged.update(values)
+        source.update(dict.fromkeys(values, where))
+    try:
+        return NodeSettings.model_validate(merged)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"]) or "settings"
+            origin = source.get(str(error["loc"][0]), "default") if error["loc"] else "settings"
+            shown = field.replace("_", "-")
+            problems.append(f"{shown} (from {origin}): {error['msg']}")
+        raise SettingsError("invalid node settings: " + "; ".join(problems)) from None

@@ -1,0 +1,119 @@
+"""The simulated world: clock, network and cluster lifecycle."""
+
+from __future__ import annotations
+
+import random
+
+from experiments.sim.cluster import SimCluster
+from experiments.sim.events import NS_PER_MS, NS_PER_S, Scheduler
+from experiments.sim.network import LinkConditions, SimNetwork
+from proxy.grudge import Grudge, isolate, one_way
+
+
+class TestScheduler:
+    def test_runs_in_time_then_insertion_order(self) -> None:
+        """Events run by time; ties run in the order they were scheduled."""
+        scheduler = Scheduler()
+        seen: list[str] = []
+        scheduler.call_at(20, lambda: seen.append("c"))
+        scheduler.call_at(10, lambda: seen.append("a"))
+        scheduler.call_at(10, lambda: seen.append("b"))
+
+        scheduler.run_until(15)
+
+        assert ["a", "b"] == seen
+        assert 15 == scheduler.now
+
+    def test_cancelled_timer_never_runs(self) -> None:
+        """A cancelled event is skipped."""
+        scheduler = Scheduler()
+        seen: list[int] = []
+        timer = scheduler.call_later(5, lambda: seen.append(1))
+        timer.cancel()
+
+        scheduler.run_until(10)
+
+        assert [] == seen
+
+
+def _network(**conditions: float) -> tuple[Scheduler, SimNetwork[str], list[tuple[int, int, str]]]:
+    scheduler = Scheduler()
+    got: list[tuple[int, int, str]] = []
+    network: SimNetwork[str] = SimNetwork(
+        scheduler=scheduler,
+        rng=random.Random(1),
+        deliver=lambda src, dst, payload: got.append((src, dst, payload)),
+        default=LinkConditions(latency=NS_PER_MS, jitter=0, **conditions),
+    )
+    return scheduler, network, got
+
+
+class TestNetwork:
+    def test_cut_link_drops_one_way_only(self) -> None:
+        """A one-way cut drops src->dst and keeps dst->src."""
+        scheduler, network, got = _network()
+        network.grudge = one_way(1, 2)
+
+        network.send(1, 2, "lost")
+        network.send(2, 1, "kept")
+        scheduler.run_until(NS_PER_S)
+
+        assert [(2, 1, "kept")] == got
+
+    def test_in_flight_message_dropped_when_cut_starts(self) -> None:
+        """A message already on the wire is lost if its link is cut before it arrives."""
+        scheduler, network, got = _network()
+        network.send(1, 2, "in flight")
+        network.grudge = isolate(2, [1, 2, 3])
+
+        scheduler.run_until(NS_PER_S)
+        network.grudge = Grudge()
+
+        assert [] == got
+        assert 1 == network.stats.dropped
+
+    def test_duplicates_are_delivered_twice(self) -> None:
+        """With duplicate probability 1 every message arrives twice."""
+        scheduler, network, got = _network(duplicate=1.0)
+
+        network.send(1, 2, "x")
+        scheduler.run_until(NS_PER_S)
+
+        assert [(1, 2, "x"), (1, 2, "x")] == got
+
+
+class TestCluster:
+    def test_elects_a_leader_and_survives_a_crash(self) -> None:
+        """A 3-node cluster elects a leader, and another one after the leader crashes."""
+        scheduler = Scheduler()
+        cluster = SimCluster(3, seed=5, scheduler=scheduler)
+        scheduler.run_until(2 * NS_PER_S)
+        first = cluster.leader()
+        assert first is not None
+
+        cluster.crash(first)
+        scheduler.run_until(4 * NS_PER_S)
+        second = cluster.leader()
+
+        assert second is not None
+        assert first != second
+        cluster.restart(first)
+        scheduler.run_until(6 * NS_PER_S)
+        assert cluster.nodes[first].up
+
+    def test_paused_node_gets_its_messages_on_resume(self) -> None:
+        """Messages to a paused node wait in its inbox and are delivered when it resumes."""
+        scheduler = Scheduler()
+        cluster = SimCluster(3, seed=6, scheduler=scheduler)
+        scheduler.run_until(2 * NS_PER_S)
+        leader = cluster.leader()
+        assert leader is not None
+        follower = next(n for n in cluster.voters if n != leader)
+
+        cluster.pause(follower)
+        scheduler.run_until(3 * NS_PER_S)
+        waiting = len(cluster.nodes[follower].inbox)
+        cluster.resume(follower)
+
+        assert waiting > 0
+        assert [] == cluster.nodes[follower].inbox
