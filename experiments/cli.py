@@ -7,21 +7,55 @@ the problem (click's usage errors already do).
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 import click
 
 from experiments import logs
-from experiments.bench.checker import checker as bench_checker
-from experiments.bench.sim import sim_bench
-from experiments.check_cli import check
-from experiments.sim.cli import sim
-from nodes.bench.raft import raft as bench_raft
-from nodes.bench.storage import storage as bench_storage
-from proxy.bench import proxy_bench
-from proxy.bench_faults import faults_bench
-from proxy.cli import proxy
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported only when they are used.
+
+    ``chaoslab admin health`` (a container healthcheck) must not pay for
+    importing the simulator, the checkers and every benchmark.
+    """
+
+    def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lazy = lazy or {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = self._lazy.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module, attr = target.split(":")
+        command = getattr(importlib.import_module(module), attr)
+        if not isinstance(command, click.Command):
+            msg = f"{target} is not a click command"
+            raise TypeError(msg)
+        return command
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    lazy={
+        "admin": "nodes.cli:admin",
+        "check": "experiments.check_cli:check",
+        "cluster": "experiments.cluster.cli:cluster",
+        "demo": "experiments.cluster.cli:demo",
+        "docker": "experiments.docker.cli:docker",
+        "kv": "experiments.cluster.kv_cli:kv",
+        "node": "nodes.cli:node",
+        "proxy": "proxy.cli:proxy",
+        "sim": "experiments.sim.cli:sim",
+    },
+)
 @click.option(
     "--log-format",
     type=click.Choice(["auto", "console", "json"]),
@@ -45,18 +79,17 @@ def main(ctx: click.Context, log_format: str, log_level: str) -> None:
     ctx.obj = {"log_format": log_format, "log_level": log_level}
 
 
-@main.group()
+@main.group(
+    cls=LazyGroup,
+    lazy={
+        "checker": "experiments.bench.checker:checker",
+        "faults": "proxy.bench_faults:faults_bench",
+        "kv": "experiments.bench.kv.command:kv",
+        "proxy": "proxy.bench:proxy_bench",
+        "raft": "nodes.bench.raft:raft",
+        "sim": "experiments.bench.sim:sim_bench",
+        "storage": "nodes.bench.storage:storage",
+    },
+)
 def bench() -> None:
     """Benchmarks: each prints its figures as a table (and JSON with --json)."""
-
-
-# Subcommands that live with their packages: one line each.
-main.add_command(proxy)
-main.add_command(sim)
-bench.add_command(bench_storage)
-bench.add_command(bench_raft)
-bench.add_command(faults_bench)
-bench.add_command(proxy_bench)
-main.add_command(check)
-bench.add_command(bench_checker)
-bench.add_command(sim_bench)

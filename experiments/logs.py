@@ -59,5 +59,6 @@ def configure(fmt: LogFormat = "auto", level: str = "info") -> None:
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
-        cache_logger_on_first_use=True,
+        # Not cached: tests swap processors (structlog.testing.capture_logs) after a CLI run.
+        cache_logger_on_first_use=False,
     )

@@ -283,9 +283,7 @@ class Replica:
             if term == entry.term:
                 callback(Applied(result=result))
             else:
-                callback(
-                    NotApplied(reason=f"log slot {entry.index} went to term {entry.term}")
-                )
+                callback(NotApplied(reason=f"log slot {entry.index} went to term {entry.term}"))
 
     def _serve_reads(self, ready: Ready) -> None:
         reads = self._reads

@@ -116,7 +116,7 @@ def sim_bench(
 ) -> None:
     """Simulator speed, sweep wall time and seeds-to-detection of each seeded bug."""
     settings = ctx.obj or {}
-    logs.configure(settings.get("log_format", "auto"), "warning")
+    logs.configure(settings.get("log_format", "auto"), "error")
     workers = jobs or default_jobs()
     results: dict[str, Any] = {"speed": measure_speed(speed_seeds, duration, nodes)}
     if sweep_seeds:

@@ -177,7 +177,10 @@ def _search(
 
     stack: list[tuple[int, S, bool, int]] = []  # (op, state before, tentative before, phase)
     placed = 0
-    best: tuple[list[int], S, list[int]] | None = None
+    # The deepest dead end so far: (placed count, frames leading to it, state, failing ops).
+    # Frames are copied incrementally: only those above the lowest depth since the last copy.
+    best: tuple[int, list[tuple[int, S, bool, int]], S, list[int]] | None = None
+    low_water = 0
 
     def lift(i: int) -> None:
         for x in (2 * i, 2 * i + 1):
@@ -239,8 +242,11 @@ def _search(
                         continue
                 else:
                     dead = True
-                    if required[i] and (best is None or placed > len(best[0])):
-                        best = ([f for f, _, _, ph in stack if ph != _SKIP], state, _failing(
+                    if required[i] and (best is None or placed > best[0]):
+                        frames = [] if best is None else best[1][:low_water]
+                        frames += stack[low_water:]
+                        low_water = len(stack)
+                        best = (placed, frames, state, _failing(
                             i, nxt=nxt, head=head, required=required, inputs=inputs,
                             step=step, state=state))
         if not dead:
@@ -263,7 +269,8 @@ def _search(
         while True:  # backtrack to the latest choice with alternatives left
             if not stack:
                 assert best is not None  # the first backtrack always follows a required return
-                prefix, at, failing = best
+                _, frames, at, failing = best
+                prefix = [f for f, _, _, ph in frames if ph != _SKIP]
                 return _Verdict(
                     linearizable=False,
                     states=explored,
@@ -282,6 +289,7 @@ def _search(
             known.append(avail)
             failed[memo_key] = known
             i, state, tentative, phase = stack.pop()
+            low_water = min(low_water, len(stack))
             unlift(i)
             bits ^= masks[i]
             if phase != _SKIP:

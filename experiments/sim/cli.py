@@ -123,8 +123,9 @@ def sim(
     """Run the real Raft core and KV store under seeded faults; check every history."""
     settings = ctx.obj or {}
     if settings.get("log_level", "info") != "debug":
-        # Thousands of simulated elections would drown the summary: warnings only.
-        logs.configure(settings.get("log_format", "auto"), "warning")
+        # Thousands of simulated elections, crashes and torn tails would drown the
+        # summary: errors only.
+        logs.configure(settings.get("log_format", "auto"), "error")
     console = Console(stderr=as_json)
     if list_bugs:
         _print_bugs(console)

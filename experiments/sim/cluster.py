@@ -20,7 +20,14 @@ from experiments.sim.events import NS_PER_MS, Scheduler, Timer
 from experiments.sim.network import LinkConditions, SimNetwork
 from nodes.raft import Config, Message, Role
 from nodes.replica import Replica, ReplicaOptions
-from nodes.storage import SimFileSystem, Storage, StorageError, SyncPolicy, WalStorage
+from nodes.storage import (
+    SimFileSystem,
+    SimulatedCrash,
+    Storage,
+    StorageError,
+    SyncPolicy,
+    WalStorage,
+)
 
 DATA_DIR = PurePosixPath("/data")
 MAX_READY_ROUNDS = 64
@@ -74,6 +81,8 @@ class SimNode:
     ticker: Timer | None = None
     busy: bool = False
     """Waiting for an fsync: the next Ready waits too."""
+    crash_after_send: bool = False
+    """Crash right after the next batch of messages went out (see ``arm_crash``)."""
 
     @property
     def up(self) -> bool:
@@ -159,6 +168,7 @@ class SimCluster:
         node.replica = None
         node.paused = False
         node.busy = False
+        node.crash_after_send = False
         node.inbox.clear()
         if node.ticker is not None:
             node.ticker.cancel()
@@ -180,6 +190,29 @@ class SimCluster:
             self._boot(node)
         except StorageError as exc:
             self.boot_failures.append(f"n{node_id}: {exc}")
+
+    def arm_crash(self, node_id: int, steps: int | None) -> None:
+        """Crash the node at a chosen moment, then restart it 1-30 ms later.
+
+        Args:
+            node_id: the node.
+            steps: crash inside storage, in the middle of the ``steps``-th next disk
+                write or fsync (e.g. a vote durable but not yet sent); None: crash
+                right after the next batch of messages went out (e.g. a vote just
+                granted, an append just acknowledged).
+        """
+        node = self.nodes[node_id]
+        if node.replica is None:
+            return
+        if steps is None:
+            node.crash_after_send = True
+        else:
+            node.fs.crash_after(steps)
+
+    def _crashed_mid_write(self, node_id: int) -> None:
+        self.crash(node_id)
+        delay = self._disk_rng.randint(1, 30) * NS_PER_MS
+        self.scheduler.call_later(delay, partial(self.restart, node_id))
 
     def pause(self, node_id: int) -> None:
         """SIGSTOP: the node keeps its state but neither ticks nor handles messages."""
@@ -229,7 +262,11 @@ class SimCluster:
             if replica is None or node.busy or not replica.core.has_ready():
                 return
             syncs = node.fs.syncs
-            messages = replica.handle_ready()
+            try:
+                messages = replica.handle_ready()
+            except SimulatedCrash:
+                self._crashed_mid_write(node_id)
+                return
             if node.fs.syncs == syncs:
                 for message in messages:
                     send(node_id, message.to, message)
@@ -247,6 +284,9 @@ class SimCluster:
         send = self.network.send
         for message in messages:
             send(node.id, message.to, message)
+        if node.crash_after_send and messages:
+            self._crashed_mid_write(node.id)
+            return
         self.pump(node.id)
 
     # ---- inspection -----------------------------------------------------------

@@ -107,7 +107,8 @@ class SimNemesis:
         return (lambda: cluster.resume(victim)), f"n{victim}"
 
     def _restart_storm(self, spec: FaultSpec) -> Undo:
-        """Crash a random node every 30-150 ms and restart it 1-30 ms later, until undone."""
+        """Every 50-300 ms crash a random node (now, at one of its next disk writes, or
+        right after it next sends) and restart it 1-30 ms later, until undone."""
         cluster = self.cluster
         scheduler = cluster.scheduler
         rng = self.rng
@@ -118,9 +119,21 @@ class SimNemesis:
             if stopped or scheduler.now >= end:
                 return
             victim = self._victim()
-            cluster.crash(victim)
-            scheduler.call_later(rng.randint(1, 30) * NS_PER_MS, lambda: cluster.restart(victim))
-            scheduler.call_later(rng.randint(30, 150) * NS_PER_MS, crash_one)
+            draw = rng.random()
+            if draw < 0.35:
+                # At one of its next disk writes: a vote, an entry or a term durable,
+                # what depends on it not yet sent.
+                cluster.arm_crash(victim, rng.randint(1, 4))
+            elif draw < 0.7:
+                # Right after its next messages went out: a vote granted, an append
+                # acknowledged, and then the process is gone.
+                cluster.arm_crash(victim, None)
+            else:
+                cluster.crash(victim)
+                scheduler.call_later(
+                    rng.randint(1, 30) * NS_PER_MS, lambda: cluster.restart(victim)
+                )
+            scheduler.call_later(rng.randint(50, 300) * NS_PER_MS, crash_one)
 
         crash_one()
 

@@ -45,7 +45,7 @@ _CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", 4 * 1024 * 1024),
 ]
 
-Invoke = Callable[[pb_grpc.KvStub, float, tuple[str, int] | None], Awaitable[pb.KvReply]]
+Invoke = Callable[["pb_grpc.KvAsyncStub", float, tuple[str, int] | None], Awaitable[pb.KvReply]]
 
 
 @dataclass(slots=True)
@@ -72,7 +72,8 @@ class AsyncClient:
         backoff_base_s: first back-off cap; doubles per attempt up to ``backoff_max_s``.
         backoff_max_s: largest back-off cap.
         seed: seeds the jitter and the choice of node (None: from the OS).
-        client_id: prefix of the session ids (default: random).
+        client_id: prefix of the session ids (default: a random UUID; must be unique
+            among the clients of a cluster, or their retried writes may be deduplicated).
 
     Raises:
         InvalidRequest: no addresses, or a timeout that is not positive.
@@ -100,7 +101,8 @@ class AsyncClient:
         self.attempt_timeout_s = attempt_timeout_s
         self._backoff = (backoff_base_s, backoff_max_s)
         self._rng = random.Random(seed)
-        self._id = client_id or uuid.UUID(int=self._rng.getrandbits(128)).hex[:12]
+        # Never from the seed: two clients with one seed must not share sessions.
+        self._id = client_id or uuid.uuid4().hex[:16]
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._leader: str | None = None
         self._free: list[_Session] = []
@@ -131,7 +133,9 @@ class AsyncClient:
         """
         Put(key=key, value=value)
 
-        def invoke(stub: pb_grpc.KvStub, t: float, s: tuple[str, int] | None) -> Awaitable[pb.KvReply]:
+        def invoke(
+            stub: pb_grpc.KvAsyncStub, t: float, s: tuple[str, int] | None
+        ) -> Awaitable[pb.KvReply]:
             cid, seq = s or ("", 0)
             return stub.Put(pb.PutRequest(key=key, value=value, client_id=cid, seq=seq), timeout=t)
 
@@ -146,7 +150,9 @@ class AsyncClient:
         """
         Delete(key=key)
 
-        def invoke(stub: pb_grpc.KvStub, t: float, s: tuple[str, int] | None) -> Awaitable[pb.KvReply]:
+        def invoke(
+            stub: pb_grpc.KvAsyncStub, t: float, s: tuple[str, int] | None
+        ) -> Awaitable[pb.KvReply]:
             cid, seq = s or ("", 0)
             return stub.Delete(pb.DeleteRequest(key=key, client_id=cid, seq=seq), timeout=t)
 
@@ -164,7 +170,9 @@ class AsyncClient:
         """
         Cas(key=key, expected=old, new=new)
 
-        def invoke(stub: pb_grpc.KvStub, t: float, s: tuple[str, int] | None) -> Awaitable[pb.KvReply]:
+        def invoke(
+            stub: pb_grpc.KvAsyncStub, t: float, s: tuple[str, int] | None
+        ) -> Awaitable[pb.KvReply]:
             cid, seq = s or ("", 0)
             request = pb.CasRequest(key=key, new=new, client_id=cid, seq=seq)
             if old is not None:
@@ -266,7 +274,10 @@ class AsyncClient:
                 reply = await invoke(stub, min(remaining, self.attempt_timeout_s), session)
             except grpc.aio.AioRpcError as exc:
                 error = f"{address}: {_describe(exc)}"
-                if exc.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED):
+                if exc.code() in (
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                ):
                     return Outcome(status="fail", value=None, error=error, node=address)
                 if kind == "write" and not _never_sent(exc):
                     ambiguous = True
@@ -282,7 +293,8 @@ class AsyncClient:
                 if reply.status == S.UNKNOWN:
                     ambiguous = True
                 if reply.status == S.NOT_LEADER and reply.leader_address:
-                    backoff = reply.leader_address == address or self._leader == reply.leader_address
+                    # Follow a fresh redirect at once; back off when it points where we were.
+                    backoff = reply.leader_address in {address, self._leader}
                     self._leader = reply.leader_address
                 elif self._leader == address:
                     self._leader = None
@@ -331,7 +343,11 @@ def _node_view(reply: pb.StatusReply) -> NodeView:
         unsafe_no_sync=reply.unsafe_no_sync,
         peers=tuple(
             PeerView(
-                id=p.id, address=p.address, match=p.match, next=p.next, state=p.state,
+                id=p.id,
+                address=p.address,
+                match=p.match,
+                next=p.next,
+                state=p.state,
                 dropped=p.dropped,
             )
             for p in reply.peers

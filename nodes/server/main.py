@@ -30,6 +30,8 @@ GRACE_S = 2.0
 def server_options(keepalive_ms: int) -> list[tuple[str, int]]:
     """gRPC server options: bounded messages, and tolerate (and send) keepalive pings."""
     return [
+        # Never share a port: a second node on it would silently take half the connections.
+        ("grpc.so_reuseport", 0),
         ("grpc.max_receive_message_length", MAX_PEER_MESSAGE_BYTES),
         ("grpc.max_send_message_length", MAX_PEER_MESSAGE_BYTES),
         ("grpc.keepalive_time_ms", keepalive_ms),

@@ -11,8 +11,8 @@ caller's deadline (and ``MAX_WAIT_S``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from typing import NoReturn
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, NoReturn
 
 import grpc
 import structlog
@@ -45,24 +45,26 @@ MAX_WAIT_S = 10.0
 DEFAULT_WAIT_S = 5.0
 """How long a request without a deadline waits."""
 S = pb.KvReply.Status
+Context = grpc.aio.ServicerContext[Any, Any]
+Forward = Callable[["pb_grpc.KvAsyncStub", float], Awaitable[pb.KvReply]]
 CONSISTENCIES = ("linearizable", "stale")
 
 
-def _budget(context: grpc.aio.ServicerContext) -> float:
+def _budget(context: Context) -> float:
     remaining = context.time_remaining()
     if remaining is None:
         return DEFAULT_WAIT_S
     # Answer a little before the caller gives up, so it gets a reply, not a timeout.
-    return max(0.0, min(MAX_WAIT_S, remaining * 0.9 - 0.01))
+    return max(0.0, min(MAX_WAIT_S, float(remaining) * 0.9 - 0.01))
 
 
-async def _invalid(context: grpc.aio.ServicerContext, problem: str) -> NoReturn:
+async def _invalid(context: Context, problem: str) -> NoReturn:
     await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
     raise AssertionError("unreachable: abort raises")  # pragma: no cover
 
 
-def _session(client_id: str, seq: int) -> dict[str, object]:
-    return {"client_id": client_id or None, "seq": seq or None}
+def _session(client_id: str, seq: int) -> tuple[str | None, int | None]:
+    return client_id or None, seq or None
 
 
 class KvService(pb_grpc.KvServicer):
@@ -70,7 +72,7 @@ class KvService(pb_grpc.KvServicer):
 
     def __init__(self, node: Node) -> None:
         self._node = node
-        self._forward: dict[str, pb_grpc.KvStub] = {}
+        self._forward: dict[str, pb_grpc.KvAsyncStub] = {}
         self._channels: list[grpc.aio.Channel] = []
 
     def _reply(self, status: pb.KvReply.Status.ValueType, **fields: object) -> pb.KvReply:
@@ -84,9 +86,7 @@ class KvService(pb_grpc.KvServicer):
             **fields,  # type: ignore[arg-type]
         )
 
-    async def Get(
-        self, request: pb.GetRequest, context: grpc.aio.ServicerContext
-    ) -> pb.KvReply:
+    async def Get(self, request: pb.GetRequest, context: Context) -> pb.KvReply:
         """Read a key: linearizable (ReadIndex, default) or stale (UNSAFE, local)."""
         consistency = request.consistency or "linearizable"
         if consistency not in CONSISTENCIES:
@@ -122,37 +122,31 @@ class KvService(pb_grpc.KvServicer):
             return self._reply(S.NOT_FOUND)
         return self._reply(S.OK, value=value)
 
-    async def Put(
-        self, request: pb.PutRequest, context: grpc.aio.ServicerContext
-    ) -> pb.KvReply:
+    async def Put(self, request: pb.PutRequest, context: Context) -> pb.KvReply:
         """Set a key."""
+        client_id, seq = _session(request.client_id, request.seq)
         return await self._write(
-            lambda: Put(key=request.key, value=request.value, **_session(request.client_id, request.seq)),  # type: ignore[arg-type]
+            lambda: Put(key=request.key, value=request.value, client_id=client_id, seq=seq),
             context,
             lambda stub, timeout: stub.Put(request, timeout=timeout),
         )
 
-    async def Delete(
-        self, request: pb.DeleteRequest, context: grpc.aio.ServicerContext
-    ) -> pb.KvReply:
+    async def Delete(self, request: pb.DeleteRequest, context: Context) -> pb.KvReply:
         """Remove a key."""
+        client_id, seq = _session(request.client_id, request.seq)
         return await self._write(
-            lambda: Delete(key=request.key, **_session(request.client_id, request.seq)),  # type: ignore[arg-type]
+            lambda: Delete(key=request.key, client_id=client_id, seq=seq),
             context,
             lambda stub, timeout: stub.Delete(request, timeout=timeout),
         )
 
-    async def Cas(
-        self, request: pb.CasRequest, context: grpc.aio.ServicerContext
-    ) -> pb.KvReply:
+    async def Cas(self, request: pb.CasRequest, context: Context) -> pb.KvReply:
         """Compare-and-set: write ``new`` only if the key holds ``expected``."""
         expected = request.expected if request.HasField("expected") else None
+        client_id, seq = _session(request.client_id, request.seq)
         return await self._write(
             lambda: Cas(
-                key=request.key,
-                expected=expected,
-                new=request.new,
-                **_session(request.client_id, request.seq),  # type: ignore[arg-type]
+                key=request.key, expected=expected, new=request.new, client_id=client_id, seq=seq
             ),
             context,
             lambda stub, timeout: stub.Cas(request, timeout=timeout),
@@ -161,8 +155,8 @@ class KvService(pb_grpc.KvServicer):
     async def _write(
         self,
         build: Callable[[], Command],
-        context: grpc.aio.ServicerContext,
-        forward: Callable[[pb_grpc.KvStub, float], object],
+        context: Context,
+        forward: Forward,
     ) -> pb.KvReply:
         try:
             command = build()
@@ -219,8 +213,8 @@ class KvService(pb_grpc.KvServicer):
     async def _forward_to(
         self,
         leader: int,
-        forward: Callable[[pb_grpc.KvStub, float], object],
-        context: grpc.aio.ServicerContext,
+        forward: Forward,
+        context: Context,
     ) -> pb.KvReply:
         address = self._node.settings.client_address(leader)
         stub = self._forward.get(address)
@@ -229,10 +223,11 @@ class KvService(pb_grpc.KvServicer):
             self._channels.append(channel)
             stub = self._forward[address] = pb_grpc.KvStub(channel)
         try:
-            reply = await forward(stub, max(0.01, _budget(context)))  # type: ignore[misc]
+            reply = await forward(stub, max(0.01, _budget(context)))
         except grpc.aio.AioRpcError as exc:
-            return self._reply(S.UNKNOWN, error=f"forwarding to node {leader} failed: {exc.code().name}")
-        assert isinstance(reply, pb.KvReply)
+            return self._reply(
+                S.UNKNOWN, error=f"forwarding to node {leader} failed: {exc.code().name}"
+            )
         return reply
 
     async def close(self) -> None:
@@ -247,9 +242,7 @@ class PeerService(pb_grpc.PeerServicer):
     def __init__(self, node: Node) -> None:
         self._node = node
 
-    async def Deliver(
-        self, request: pb.MessageBatch, context: grpc.aio.ServicerContext
-    ) -> pb.DeliverReply:
+    async def Deliver(self, request: pb.MessageBatch, context: Context) -> pb.DeliverReply:
         """Step every message of the batch into the core."""
         node = self._node
         accepted = 0
@@ -267,7 +260,7 @@ class PeerService(pb_grpc.PeerServicer):
     async def InstallSnapshot(
         self,
         request_iterator: AsyncIterator[pb.SnapshotChunk],
-        context: grpc.aio.ServicerContext,
+        context: Context,
     ) -> pb.DeliverReply:
         """Reassemble a streamed snapshot and step it into the core."""
         assembler = SnapshotAssembler(max_bytes=16 * MAX_PEER_MESSAGE_BYTES)
@@ -290,9 +283,7 @@ class AdminService(pb_grpc.AdminServicer):
     def __init__(self, node: Node) -> None:
         self._node = node
 
-    async def Status(
-        self, request: pb.StatusRequest, context: grpc.aio.ServicerContext
-    ) -> pb.StatusReply:
+    async def Status(self, request: pb.StatusRequest, context: Context) -> pb.StatusReply:
         """What this node knows: role, term, leader, indexes, peers."""
         node = self._node
         status = node.status()
@@ -326,9 +317,7 @@ class AdminService(pb_grpc.AdminServicer):
             unsafe_no_sync=node.settings.sync.value == "never",
         )
 
-    async def Health(
-        self, request: pb.HealthRequest, context: grpc.aio.ServicerContext
-    ) -> pb.HealthReply:
+    async def Health(self, request: pb.HealthRequest, context: Context) -> pb.HealthReply:
         """Healthy: running, storage fine, and a leader is known."""
         node = self._node
         if node.failed.is_set():
@@ -338,7 +327,7 @@ class AdminService(pb_grpc.AdminServicer):
         return pb.HealthReply(healthy=True, reason=f"leader is node {node.leader_id}")
 
     async def TransferLeader(
-        self, request: pb.TransferLeaderRequest, context: grpc.aio.ServicerContext
+        self, request: pb.TransferLeaderRequest, context: Context
     ) -> pb.TransferLeaderReply:
         """Ask the leader to hand leadership to ``to``."""
         try:

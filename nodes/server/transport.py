@@ -126,7 +126,9 @@ class _PeerSender:
             self._log.info("snapshot_send_failed", code=exc.code().name)
             return False
         self.sent += 1
-        self._log.info("snapshot_sent", index=message.snapshot.meta.index if message.snapshot else 0)
+        self._log.info(
+            "snapshot_sent", index=message.snapshot.meta.index if message.snapshot else 0
+        )
         return True
 
 

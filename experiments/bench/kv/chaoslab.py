@@ -1,8 +1,10 @@
-"""chaoslab's own cluster under the benchmark: clients through ``nodes.client.AsyncClient``.
+"""chaoslab's own cluster under the benchmark, and its clients.
 
-Rules: client side only (``experiments`` may use ``nodes`` clients, never its
-internals). A worker's ``AsyncClient`` lists the members rotated by the worker
-index, so workers start on different members (round-robin), as etcd's do.
+Rules: only the public faces of ``nodes``: the cluster is managed through the
+``chaoslab cluster`` CLI and its record (``experiments.cluster.state``, for the pids),
+and load goes through ``nodes.client.AsyncClient``, one per worker (its own
+sessions). The client sends writes to the leader and spreads reads over all
+members itself, as etcd's clients spread over their endpoints.
 """
 
 from __future__ import annotations
@@ -26,10 +28,10 @@ from experiments.bench.kv.target import (
     System,
     TargetSpec,
 )
+from experiments.cluster import processes
+from experiments.cluster.processes import chaoslab_argv
+from experiments.cluster.state import ClusterState, load_state
 from nodes.client import AsyncClient, NodeView
-from nodes.cluster import processes
-from nodes.cluster.processes import chaoslab_argv
-from nodes.cluster.state import ClusterState, load_state
 
 log = structlog.get_logger()
 
@@ -55,7 +57,7 @@ class _ChaoslabClient:
 
 
 class ChaoslabPool:
-    """One ``AsyncClient`` per worker, each preferring a different member first."""
+    """One ``AsyncClient`` per worker (member order rotated by the worker index)."""
 
     def __init__(self, spec: TargetSpec) -> None:
         """Remember the members; clients are made on first use."""
@@ -82,20 +84,22 @@ class ChaoslabPool:
 class ChaoslabCluster:
     """A local chaoslab cluster, managed through ``chaoslab cluster up|restart|down``.
 
-    The record ``DATA_DIR/cluster.json`` (``nodes.cluster.state``) gives the node
+    The record ``DATA_DIR/cluster.json`` (``experiments.cluster.state``) gives the node
     pids, so a kill is a direct SIGKILL at a known instant, not a CLI start-up later.
     """
 
     def __init__(self, *, nodes: int = 3, data_dir: Path | None = None,
-                 base_port: int | None = None) -> None:
+                 base_port: int | None = None, up_args: Sequence[str] = ()) -> None:
         """Plan the cluster (nothing starts until ``start``).
 
         Args:
             nodes: cluster size.
             data_dir: the cluster's directory (default: a new temp dir, removed on stop).
             base_port: first port (default: a free block found now).
+            up_args: extra ``cluster up`` options (e.g. the Raft timing).
         """
         self._nodes = nodes
+        self._up_args = tuple(up_args)
         self._own_dir = data_dir is None
         self._dir = Path(tempfile.mkdtemp(prefix="chaoslab-bench-kv-")) if data_dir is None \
             else data_dir
@@ -137,7 +141,8 @@ class ChaoslabCluster:
         Raises:
             ClusterError: if the CLI fails or the cluster is not healthy in time.
         """
-        self._cli("up", "--nodes", str(self._nodes), "--base-port", str(self._base_port))
+        self._cli("up", "--nodes", str(self._nodes), "--base-port", str(self._base_port),
+                  *self._up_args)
         log.info("chaoslab_started", data_dir=str(self._dir), clients=self.addresses)
         self.wait_healthy(timeout_s)
 

@@ -131,6 +131,8 @@ async def _probe_kill(cluster: Cluster, leader: int, settings: ProbeSettings) ->
         await asyncio.gather(*warm, return_exceptions=True)
         await run_prober(time.perf_counter_ns() + int(settings.warm_s * 1e9))
         probe.kill_ns = time.perf_counter_ns()
+        # Synchronous on purpose: no probe may start before the signal is sent. Reaping
+        # blocks the prober for a few ms, far less than any election takes.
         cluster.kill(leader)
         await run_prober(probe.kill_ns + int(settings.limit_s * 1e9))
         if not probe.done.is_set():

@@ -24,7 +24,7 @@ class TestSimulateRegister:
             ops=150, processes=processes, keys=3, nemesis_every=40))
         validate_history(history)
 
-        assert True is check_linearizable(history).valid
+        assert True is check_linearizable(history, time_limit=60).valid
 
     def test_same_seed_same_history(self) -> None:
         """The generator is deterministic given its seed."""

@@ -176,8 +176,35 @@ class TestAgainstOracle:
         note(format_history(history))
         expected = oracle(history)
         event(f"oracle says linearizable: {expected}")
+        result = check_linearizable(history)
 
-        assert expected == check_linearizable(history).valid
+        assert expected == result.valid
+        found = result.details.get("counterexample")
+        if found and "reason" not in found and found["prefix_length"] == len(
+                found["prefix_tail"]):
+            event("counterexample prefix replayed")
+            assert (True, found["state"]) == replay(found["prefix_tail"])
+
+
+def replay(prefix: list[dict[str, Any]]) -> tuple[bool, str]:
+    """Whether a reported prefix respects real time and the register, and its final state."""
+    state = canon(None)
+    for n, op in enumerate(prefix):
+        done_before = [p for p in prefix[n + 1:] if p["type"] in ("ok", "fail")
+                       and p["end"] < op["start"]]
+        value = op["value"]
+        if op["f"] == "read":
+            action = ("read", canon(value), "")
+        elif op["f"] == "write":
+            action = ("write", canon(value), "")
+        elif op["type"] == "fail":
+            action = ("mismatch", canon(value[0]), "")
+        else:
+            action = ("cas", canon(value[0]), canon(value[1]))
+        ok, state = _oracle_step(action, state)
+        if done_before or not ok:
+            return False, state
+    return True, state
 
 
 Build = Callable[..., list[Op]]

@@ -4,8 +4,8 @@ Rules: this facade only re-exports. Processes are managed by pid through the
 record in ``DATA_DIR/cluster.json``; every wait is bounded.
 """
 
-from nodes.cluster.local import LocalCluster, NodeReport, UpOptions
-from nodes.cluster.state import ClusterError, ClusterState, NoCluster, load_state
+from experiments.cluster.local import LocalCluster, NodeReport, UpOptions
+from experiments.cluster.state import ClusterError, ClusterState, NoCluster, load_state
 
 __all__ = [
     "ClusterError",

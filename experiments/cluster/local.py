@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import random
 import shutil
 import socket
 import time
@@ -18,9 +19,8 @@ from pathlib import Path
 
 import structlog
 
-from nodes.client import Client, NodeView
-from nodes.cluster import processes
-from nodes.cluster.state import (
+from experiments.cluster import processes
+from experiments.cluster.state import (
     ClusterError,
     ClusterState,
     NodeEntry,
@@ -29,6 +29,8 @@ from nodes.cluster.state import (
     save_state,
     state_path,
 )
+from nodes.client import Client, NodeView
+from proxy.control import ProxyApiError, ToxiproxyControl
 from proxy.ports import find_free_base_port
 from proxy.topology import Placement, Topology, toxiproxy_config
 
@@ -95,6 +97,15 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
     return port
+
+
+def _tail(log: Path) -> str:
+    """The last line of a log, shortened (for error messages)."""
+    try:
+        lines = log.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return lines[-1][:300] if lines else ""
 
 
 def find_node_base(nodes: int, *, start: int = 7100, attempts: int = 200) -> int:
@@ -180,7 +191,8 @@ class LocalCluster:
         peers_of = {i: {j: listens[j] for j in listens if j != i} for i in listens}
         clients = dict(listens)
         if options.with_proxy:
-            proxy_base = find_free_base_port(n, start=max(node_base + 1000, 20000))
+            # A random start, so concurrent clusters on one machine do not race for ports.
+            proxy_base = find_free_base_port(n, start=random.Random().randrange(21_000, 35_000))
             topology = Topology(
                 nodes=n, base_port=proxy_base, placement=Placement.local(node_port=node_base)
             )
@@ -191,8 +203,14 @@ class LocalCluster:
             api_port = free_port()
             proxy = ProxyEntry(
                 argv=processes.chaoslab_argv(
-                    "--log-format", "json", "proxy", "serve",
-                    "--port", str(api_port), "--config", str(config),
+                    "--log-format",
+                    "json",
+                    "proxy",
+                    "serve",
+                    "--port",
+                    str(api_port),
+                    "--config",
+                    str(config),
                 ),
                 log=str(self.data_dir / "proxy.log"),
                 api_port=api_port,
@@ -204,15 +222,25 @@ class LocalCluster:
         for i, listen in listens.items():
             node_dir = self.data_dir / f"n{i}"
             args = [
-                "--log-format", options.log_format, "node",
-                "--id", str(i),
-                "--listen", listen,
-                "--peers", ",".join(f"{j}={a}" for j, a in sorted(peers_of[i].items())),
-                "--client-addresses", client_arg,
-                "--tick-ms", str(options.tick_ms),
-                "--election-tick", str(options.election_tick),
-                "--heartbeat-tick", str(options.heartbeat_tick),
-                "--sync", options.sync,
+                "--log-format",
+                options.log_format,
+                "node",
+                "--id",
+                str(i),
+                "--listen",
+                listen,
+                "--peers",
+                ",".join(f"{j}={a}" for j, a in sorted(peers_of[i].items())),
+                "--client-addresses",
+                client_arg,
+                "--tick-ms",
+                str(options.tick_ms),
+                "--election-tick",
+                str(options.election_tick),
+                "--heartbeat-tick",
+                str(options.heartbeat_tick),
+                "--sync",
+                options.sync,
             ]
             if options.snapshot_every is not None:
                 args += ["--snapshot-every", str(options.snapshot_every)]
@@ -232,8 +260,6 @@ class LocalCluster:
         return ClusterState(nodes=nodes, proxy=proxy)
 
     def _start_proxy(self, state: ClusterState, wait_s: float = 15.0) -> None:
-        from proxy.control import ProxyApiError, ToxiproxyControl
-
         entry = state.proxy
         assert entry is not None
         if not processes.is_running(entry.pid, entry.argv):
@@ -262,12 +288,15 @@ class LocalCluster:
         quorum = len(state.nodes) // 2 + 1
         deadline = time.monotonic() + wait_s
         while True:
+            self._check_alive(state)
             reports = self.status(state)
             leaders = [r for r in reports if r.view is not None and r.view.role == "leader"]
             for leader in leaders:
                 agree = [
-                    r for r in reports
-                    if r.view is not None and r.view.leader_id == leader.id
+                    r
+                    for r in reports
+                    if r.view is not None
+                    and r.view.leader_id == leader.id
                     and r.view.term == leader.view.term  # type: ignore[union-attr]
                 ]
                 if len(agree) >= quorum:
@@ -277,7 +306,23 @@ class LocalCluster:
                 raise ClusterError(msg)
             time.sleep(0.1)
 
-    def status(self, state: ClusterState | None = None, *, timeout_s: float = 1.0) -> list[NodeReport]:
+    def _check_alive(self, state: ClusterState) -> None:
+        """Raise when a node that should run has exited (e.g. its port was taken)."""
+        for entry in state.nodes:
+            if entry.pid is not None and not processes.is_running(entry.pid, entry.argv):
+                tail = _tail(Path(entry.log))
+                ended = processes.how_it_ended(entry.pid)
+                msg = (
+                    f"node {entry.id} (pid {entry.pid}) exited"
+                    + (f" ({ended})" if ended else "")
+                    + f"; see {entry.log}"
+                    + (f": {tail}" if tail else "")
+                )
+                raise ClusterError(msg)
+
+    def status(
+        self, state: ClusterState | None = None, *, timeout_s: float = 1.0
+    ) -> list[NodeReport]:
         """Ask every node for its status (unreachable nodes are reported as such)."""
         state = state or self.state()
         reports = []

@@ -31,7 +31,7 @@ def spawn(argv: list[str], log: Path, *, env: dict[str, str] | None = None) -> i
     child_env = dict(os.environ if env is None else env)
     child_env.setdefault("PYTHONUNBUFFERED", "1")
     with log.open("ab") as out:
-        process = subprocess.Popen(  # noqa: S603 (argv is ours)
+        process = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
             stdout=out,
@@ -42,13 +42,28 @@ def spawn(argv: list[str], log: Path, *, env: dict[str, str] | None = None) -> i
     return process.pid
 
 
+_EXITS: dict[int, str] = {}
+"""How our reaped children ended, by pid (for error messages)."""
+
+
 def _reap(pid: int) -> bool:
     """Reap ``pid`` if it is our exited child; True when it was reaped."""
     try:
-        done, _ = os.waitpid(pid, os.WNOHANG)
+        done, status = os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
         return False
-    return done == pid
+    if done != pid:
+        return False
+    if os.WIFSIGNALED(status):
+        _EXITS[pid] = f"killed by signal {os.WTERMSIG(status)}"
+    else:
+        _EXITS[pid] = f"exit code {os.waitstatus_to_exitcode(status)}"
+    return True
+
+
+def how_it_ended(pid: int | None) -> str | None:
+    """How our child ``pid`` ended, when this process reaped it; else None."""
+    return None if pid is None else _EXITS.get(pid)
 
 
 def _cmdline(pid: int) -> str | None:

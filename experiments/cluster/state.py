@@ -7,7 +7,6 @@ processes are touched here.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -122,4 +121,4 @@ def save_state(data_dir: Path, state: ClusterState) -> None:
     path = state_path(data_dir)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(state.model_dump(), indent=2) + "\n")
-    os.replace(tmp, path)
+    tmp.replace(path)
