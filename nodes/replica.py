@@ -20,7 +20,17 @@ from dataclasses import dataclass
 import structlog
 
 from nodes.kv import Command, KvResult, KvStateMachine, encode_command
-from nodes.raft import Config, EntryType, Message, RaftCore, Ready, Role, Snapshot
+from nodes.raft import (
+    NO_NODE,
+    Config,
+    EntryType,
+    Message,
+    NotLeader,
+    RaftCore,
+    Ready,
+    Role,
+    Snapshot,
+)
 from nodes.storage import Storage
 
 _log = structlog.get_logger()
@@ -73,9 +83,10 @@ ReadCallback = Callable[[ReadOutcome], None]
 
 
 @dataclass(slots=True)
-class _PendingRead:
-    key: str
-    callback: ReadCallback
+class _ReadBatch:
+    """Reads that share one ReadIndex round (they arrived before it was requested)."""
+
+    reads: list[tuple[str, ReadCallback]]
     index: int = -1
     """The ReadIndex once the core confirmed it; -1 while waiting for the core."""
 
@@ -134,9 +145,11 @@ class Replica:
         if restored.snapshot is not None:
             self.kv.restore(restored.snapshot.data)
         self.core = RaftCore(config, rng, restored)
+        self._term_vote = (restored.hard_state.term, restored.hard_state.vote)
         self._snapshot_index = restored.snapshot.meta.index if restored.snapshot else 0
         self._proposals: dict[int, tuple[int, ProposalCallback]] = {}
-        self._reads: dict[bytes, _PendingRead] = {}
+        self._reads: dict[bytes, _ReadBatch] = {}
+        self._unsent_reads: list[tuple[str, ReadCallback]] = []
         self._read_seq = 0
         self.stats = ReplicaStats()
         self._log = _log.bind(node=config.id)
@@ -173,14 +186,30 @@ class Replica:
     def read(self, key: str, callback: ReadCallback) -> None:
         """A linearizable read (ReadIndex); ``callback`` gets exactly one outcome later.
 
+        Reads that arrive before the next ``next_ready`` share one ReadIndex round
+        (one heartbeat broadcast for the lot): the round is requested after every
+        one of them arrived, so its index covers each of them.
+
         Raises:
             NotLeader: no leader is known to confirm the read with.
         """
+        core = self.core
+        if core.leader_id == NO_NODE:
+            raise NotLeader(NO_NODE)
+        self._unsent_reads.append((key, callback))
+
+    def _request_read_index(self) -> None:
+        batch, self._unsent_reads = self._unsent_reads, []
         self._read_seq += 1
         # Unique cluster-wide: a follower's reads meet other followers' at the leader.
         context = self.core.id.to_bytes(4, "big") + self._read_seq.to_bytes(8, "big")
-        self.core.read_index(context)
-        self._reads[context] = _PendingRead(key=key, callback=callback)
+        try:
+            self.core.read_index(context)
+        except NotLeader:
+            for _, callback in batch:
+                callback(ReadFailed(reason="no leader to confirm the read with"))
+            return
+        self._reads[context] = _ReadBatch(reads=batch)
 
     def read_stale(self, key: str) -> str | None:
         """UNSAFE for linearizability: this replica's current value, whatever its lag."""
@@ -192,11 +221,13 @@ class Replica:
         Proposals become ``Unknown`` (they may still commit elsewhere); reads fail.
         """
         proposals, self._proposals = self._proposals, {}
-        for _, callback in proposals.values():
-            callback(Unknown(reason=reason))
-        reads, self._reads = self._reads, {}
-        for pending in reads.values():
-            pending.callback(ReadFailed(reason=reason))
+        for _, on_proposal in proposals.values():
+            on_proposal(Unknown(reason=reason))
+        batches = [*self._reads.values(), _ReadBatch(reads=self._unsent_reads)]
+        self._reads, self._unsent_reads = {}, []
+        for batch in batches:
+            for _, on_read in batch.reads:
+                on_read(ReadFailed(reason=reason))
 
     # ---- the Ready loop -----------------------------------------------------
 
@@ -222,10 +253,25 @@ class Replica:
 
     def next_ready(self) -> Ready | None:
         """The core's next Ready batch, or None when there is nothing to do."""
+        if self._unsent_reads:
+            self._request_read_index()
         if not self.core.has_ready():
             return None
         self.stats.readies += 1
         return self.core.ready()
+
+    def needs_disk(self, ready: Ready) -> bool:
+        """Whether persisting ``ready`` writes to disk (entries, a snapshot, a new term or vote).
+
+        A batch that only moves the commit index is bookkeeping: a driver may
+        persist it inline instead of paying a thread hop.
+        """
+        hard = ready.hard_state
+        return bool(
+            ready.entries
+            or ready.snapshot is not None
+            or (hard is not None and (hard.term, hard.vote) != self._term_vote)
+        )
 
     def persist(self, ready: Ready) -> None:
         """Make the batch durable (storage IO only; safe off the core's thread).
@@ -238,6 +284,8 @@ class Replica:
         if ready.entries or ready.hard_state is not None:
             self.storage.save(hard_state=ready.hard_state, entries=ready.entries)
             self.stats.entries_persisted += len(ready.entries)
+        if ready.hard_state is not None:
+            self._term_vote = (ready.hard_state.term, ready.hard_state.vote)
 
     def complete(self, ready: Ready) -> tuple[Message, ...]:
         """After ``persist``: apply, serve reads, advance; returns the messages to send."""
@@ -288,18 +336,20 @@ class Replica:
     def _serve_reads(self, ready: Ready) -> None:
         reads = self._reads
         for context in ready.dropped_reads:
-            pending = reads.pop(context, None)
-            if pending is not None:
-                pending.callback(ReadFailed(reason="leadership lost before the read was confirmed"))
+            dropped = reads.pop(context, None)
+            if dropped is not None:
+                for _, callback in dropped.reads:
+                    callback(ReadFailed(reason="leadership lost before the read was confirmed"))
         for state in ready.read_states:
-            pending = reads.get(state.context)
-            if pending is not None:
-                pending.index = state.index
+            confirmed = reads.get(state.context)
+            if confirmed is not None:
+                confirmed.index = state.index
         applied = self.kv.applied_index
-        done = [c for c, p in reads.items() if 0 <= p.index <= applied]
+        done = [c for c, b in reads.items() if 0 <= b.index <= applied]
+        kv = self.kv
         for context in done:
-            pending = reads.pop(context)
-            pending.callback(ReadDone(value=self.kv.get(pending.key)))
+            for key, callback in reads.pop(context).reads:
+                callback(ReadDone(value=kv.get(key)))
 
     def _maybe_compact(self) -> None:
         applied = self.kv.applied_index
@@ -326,7 +376,8 @@ class Replica:
     @property
     def pending(self) -> int:
         """Requests still waiting for an outcome."""
-        return len(self._proposals) + len(self._reads)
+        waiting = sum(len(b.reads) for b in self._reads.values())
+        return len(self._proposals) + waiting + len(self._unsent_reads)
 
 
 __all__ = [

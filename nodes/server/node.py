@@ -209,12 +209,14 @@ class Node:
             await self._wake.wait()
             self._wake.clear()
             while (ready := replica.next_ready()) is not None:
-                if ready.snapshot is not None or ready.entries or ready.hard_state is not None:
-                    try:
+                try:
+                    if replica.needs_disk(ready):
                         await asyncio.to_thread(replica.persist, ready)
-                    except StorageFailure as exc:
-                        self._fail(f"storage failed: {exc}")
-                        return
+                    else:
+                        replica.persist(ready)  # commit index only: no disk IO
+                except StorageFailure as exc:
+                    self._fail(f"storage failed: {exc}")
+                    return
                 messages = replica.complete(ready)
                 self.transport.send(messages)
                 self._note_changes()

@@ -8,7 +8,7 @@ from pathlib import PurePosixPath
 import pytest
 
 from nodes.kv import Cas, Mismatch, Ok, Put
-from nodes.raft import Config, Message, NotLeader
+from nodes.raft import Config, Entry, HardState, Message, NotLeader, Ready
 from nodes.replica import (
     Applied,
     NotApplied,
@@ -200,3 +200,21 @@ class TestDurability:
 
         assert cluster.replicas[3].stats.snapshots_installed >= 1
         assert "29" == cluster.replicas[3].kv.get("x")
+
+
+class TestNeedsDisk:
+    def test_commit_only_batches_need_no_disk(self) -> None:
+        """Entries, snapshots and term/vote changes need the disk; a commit-only batch does not."""
+        replica = Cluster().replicas[1]
+        entry = Entry(term=1, index=1)
+
+        assert not replica.needs_disk(Ready(hard_state=HardState(term=0, vote=0, commit=3)))
+        assert replica.needs_disk(Ready(hard_state=HardState(term=1, vote=1)))
+        assert replica.needs_disk(Ready(entries=(entry,)))
+
+    def test_a_persisted_vote_is_remembered(self) -> None:
+        """Once a term/vote was persisted, repeating it with a new commit needs no disk."""
+        replica = Cluster().replicas[1]
+        replica.persist(Ready(hard_state=HardState(term=2, vote=1)))
+
+        assert not replica.needs_disk(Ready(hard_state=HardState(term=2, vote=1, commit=4)))
