@@ -12,7 +12,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -127,8 +127,6 @@ def _unordered(
     out_dir: Path | None,
     save_all: bool,
 ) -> Iterator[SeedOutcome]:
-    from concurrent.futures import as_completed  # noqa: PLC0415 (local to the pool path)
-
     futures = [pool.submit(run_one, spec, seed, out_dir, save_all) for seed in seeds]
     for future in as_completed(futures):
         yield future.result()

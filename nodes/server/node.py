@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import structlog
 
@@ -25,6 +27,19 @@ from nodes.server.transport import PeerTransport
 from nodes.storage import Storage, StorageFailure
 
 _log = structlog.get_logger()
+
+
+T = TypeVar("T")
+
+
+def _settler(future: asyncio.Future[T]) -> Callable[[T], None]:
+    """A callback that settles ``future`` with its first outcome (later ones are ignored)."""
+
+    def settle(outcome: T) -> None:
+        if not future.done():
+            future.set_result(outcome)
+
+    return settle
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -121,12 +136,7 @@ class Node:
             ProposalDropped: a leadership transfer is under way.
         """
         future: asyncio.Future[ProposalOutcome] = asyncio.get_running_loop().create_future()
-
-        def done(outcome: ProposalOutcome) -> None:
-            if not future.done():
-                future.set_result(outcome)
-
-        self.replica.propose(command, done)
+        self.replica.propose(command, _settler(future))
         self._wake.set()
         return future
 
@@ -137,12 +147,7 @@ class Node:
             NotLeader: no leader is known.
         """
         future: asyncio.Future[ReadOutcome] = asyncio.get_running_loop().create_future()
-
-        def done(outcome: ReadOutcome) -> None:
-            if not future.done():
-                future.set_result(outcome)
-
-        self.replica.read(key, done)
+        self.replica.read(key, _settler(future))
         self._wake.set()
         return future
 
