@@ -28,6 +28,11 @@ class NemesisKind(enum.StrEnum):
     """Nodes shuffled and split in two halves."""
     PARTITION_ONE_WAY = "partition-one-way"
     """The leader can send to the others but hears none of them."""
+    PARTITION_LEADER_ROLLING = "partition-leader-rolling"
+    """Simulator only: whenever a node leads with fresh entries to send, it alone is cut
+    off before they leave, and the node cut off before rejoins. Entries of different
+    terms end up stranded on different nodes, leaders that lost their quorum come back
+    with requests still pending: the ground of the Raft paper's Figure 8."""
     LOSS = "loss"
     """Each message on every link is lost with probability ``loss``."""
     LATENCY = "latency"
@@ -39,11 +44,28 @@ class NemesisKind(enum.StrEnum):
     RESTARTS = "restarts"
     """Over and over, a random node crashes and restarts within milliseconds (catches
     state that a restart forgets, e.g. an unpersisted vote)."""
+    LEADER_CHURN = "leader-churn"
+    """Simulator only: every node crashes the moment it leads with fresh entries to
+    send, and restarts within milliseconds, so leaders keep dying with entries on their
+    own disk only: the adversary of the Raft paper's Figure 8."""
 
     @property
     def is_partition(self) -> bool:
         """Whether this fault cuts links."""
         return self.value.startswith("partition-")
+
+    @property
+    def category(self) -> str:
+        """``partition``, ``link`` (loss, latency), ``process`` (kill, pause, restarts)
+        or ``churn``: faults of different categories can be in force together (see
+        ``generate``)."""
+        if self.is_partition:
+            return "partition"
+        if self in (NemesisKind.LOSS, NemesisKind.LATENCY):
+            return "link"
+        if self is NemesisKind.LEADER_CHURN:
+            return "churn"
+        return "process"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,7 +88,11 @@ class FaultSpec:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Schedule:
-    """Fault windows in time order, never overlapping, all healed by ``heal_s``."""
+    """Fault windows in time order, all healed by ``heal_s``.
+
+    Windows never overlap, except that a composed window holds two faults of
+    different categories over the same interval (e.g. restarts under latency).
+    """
 
     faults: tuple[FaultSpec, ...]
     duration_s: float
@@ -86,6 +112,7 @@ def generate(
     recovery_s: float,
     quiet_s: tuple[float, float] = (1.0, 3.0),
     fault_s: tuple[float, float] = (2.0, 6.0),
+    compose: float = 0.0,
 ) -> Schedule:
     """Alternate quiet and fault windows, Jepsen style, then leave a quiet tail.
 
@@ -96,15 +123,23 @@ def generate(
         recovery_s: the quiet tail at the end, long enough for the cluster to recover.
         quiet_s: bounds of each quiet gap before a fault.
         fault_s: bounds of each fault's length.
+        compose: the probability that a window also holds a second fault, of
+            another category than its first (Jepsen's composed nemeses): faults
+            that are rare alone, such as a crash between two candidates' vote
+            requests, become common under latency.
 
     Returns:
         The schedule.
 
     Raises:
-        ValueError: if the recovery tail does not fit in the run.
+        ValueError: if the recovery tail does not fit in the run, or ``compose`` is
+            not a probability.
     """
     if recovery_s < 0 or recovery_s >= duration_s:
         msg = f"recovery_s={recovery_s} must be in [0, duration_s={duration_s})"
+        raise ValueError(msg)
+    if not 0.0 <= compose <= 1.0:
+        msg = f"compose={compose} must be a probability in [0, 1]"
         raise ValueError(msg)
     faults: list[FaultSpec] = []
     now = 0.0
@@ -115,15 +150,20 @@ def generate(
         if start + length > last:
             break
         kind = kinds[rng.randrange(len(kinds))]
-        faults.append(
-            FaultSpec(
-                kind=kind,
-                at_s=round(start, 3),
-                duration_s=round(length, 3),
-                loss=round(rng.uniform(0.05, 0.5), 3),
-                latency_ms=float(rng.choice((10, 50, 100, 200))),
-                jitter_ms=float(rng.choice((0, 10, 50))),
+        window = [kind]
+        others = [k for k in kinds if k.category != kind.category]
+        if compose and others and rng.random() < compose:
+            window.append(others[rng.randrange(len(others))])
+        for each in window:
+            faults.append(
+                FaultSpec(
+                    kind=each,
+                    at_s=round(start, 3),
+                    duration_s=round(length, 3),
+                    loss=round(rng.uniform(0.05, 0.5), 3),
+                    latency_ms=float(rng.choice((10, 50, 100, 200))),
+                    jitter_ms=float(rng.choice((0, 10, 50))),
+                )
             )
-        )
         now = start + length
     return Schedule(faults=tuple(faults), duration_s=duration_s)

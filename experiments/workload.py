@@ -32,7 +32,13 @@ class WorkloadSpec:
     write_weight: int = 2
     cas_weight: int = 1
     values: int = 5
-    """Written values are drawn from 0..values-1 (small, so cas often matches)."""
+    """With ``unique_values`` off: written values are drawn from 0..values-1 (small, so
+    cas often matches, as in Jepsen's register test)."""
+    unique_values: bool = True
+    """Every write and cas writes a value never written before, and a cas expects the
+    value its process last saw for the key (optimistic concurrency). A lost or
+    resurrected write then shows as a value no later read can explain, where with a
+    few small values it would hide behind another write of the same number."""
     think_ms: float = 10.0
     """Mean pause between one process's operations (exponentially distributed)."""
     timeout_ms: float = 1000.0
@@ -70,15 +76,31 @@ class RegisterGenerator:
         self._keys = [f"k{i}" for i in range(spec.keys)]
         self._fs = ("read", "write", "cas")
         self._weights = (spec.read_weight, spec.write_weight, spec.cas_weight)
+        self._next_value = 0
+        self._seen: dict[str, Any] = {}
+        """The latest value observed per key (unique values: what a cas expects)."""
+
+    def observe(self, key: str, value: Any) -> None:
+        """Tell the generator what a completed operation saw or wrote on ``key``."""
+        self._seen[key] = value
+
+    def _fresh(self) -> int:
+        value = self._next_value
+        self._next_value += 1
+        return value
 
     def next_op(self) -> OpRequest:
         """The next operation to invoke."""
         rng = self._rng
         f = rng.choices(self._fs, self._weights)[0]
         key = rng.choice(self._keys)
-        values = self._spec.values
         if f == "read":
             return OpRequest(f=f, key=key, value=None)
+        if self._spec.unique_values:
+            if f == "write":
+                return OpRequest(f=f, key=key, value=self._fresh())
+            return OpRequest(f=f, key=key, value=[self._seen.get(key), self._fresh()])
+        values = self._spec.values
         if f == "write":
             return OpRequest(f=f, key=key, value=rng.randrange(values))
         return OpRequest(f=f, key=key, value=[rng.randrange(values), rng.randrange(values)])

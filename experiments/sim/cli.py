@@ -21,7 +21,7 @@ from rich.table import Table
 from experiments import logs
 from experiments.schedule import NemesisKind
 from experiments.sim.bugs import BUGS
-from experiments.sim.run import ALL_NEMESES, SimSpec
+from experiments.sim.run import ALL_NEMESES, DEFAULT_COMPOSE, SimSpec
 from experiments.sim.sweep import SeedOutcome, default_jobs, sweep
 from experiments.workload import WorkloadSpec
 
@@ -70,8 +70,9 @@ def parse_nemeses(names: tuple[str, ...], bug: str | None) -> tuple[NemesisKind,
 def reproduce_command(spec: SimSpec, seed: int) -> str:
     """The one-line command that runs exactly this seed again."""
     words = ["chaoslab", "sim", "--seeds", str(seed), "--nodes", str(spec.nodes)]
-    words += ["--duration", f"{spec.duration_s:g}"]
+    words += ["--duration", f"{spec.duration_s:g}", "--recovery", f"{spec.recovery_s:g}"]
     words += ["--nemesis", ",".join(k.value for k in spec.nemeses) or "none"]
+    words += ["--compose", f"{spec.compose:g}"]
     if spec.bug:
         words += ["--bug", spec.bug]
     return shlex.join(words)
@@ -92,7 +93,22 @@ def reproduce_command(spec: SimSpec, seed: int) -> str:
     type=click.FloatRange(min=10.0, max=3600.0),
     default=30.0,
     show_default=True,
-    help="Simulated seconds per seed (the last 8 are a quiet recovery tail).",
+    help="Simulated seconds per seed (ending with the quiet recovery tail).",
+)
+@click.option(
+    "--recovery",
+    type=click.FloatRange(min=5.0, max=600.0),
+    default=8.0,
+    show_default=True,
+    help="The quiet tail after the last fault, in simulated seconds; a write must "
+    "succeed within 5 s of the heal.",
+)
+@click.option(
+    "--compose",
+    type=click.FloatRange(0.0, 1.0),
+    default=None,
+    help=f"Probability that a fault window pairs two faults of different categories "
+    f"(e.g. restarts under latency). Default: {DEFAULT_COMPOSE:g}, or the bug's own.",
 )
 @click.option("--bug", type=click.Choice(sorted(BUGS)), default=None, help="A seeded bug.")
 @click.option("--list-bugs", is_flag=True, help="List the seeded bugs and exit.")
@@ -113,6 +129,8 @@ def sim(
     seeds_text: str,
     nemeses: tuple[str, ...],
     duration: float,
+    recovery: float,
+    compose: float | None,
     bug: str | None,
     list_bugs: bool,
     jobs: int | None,
@@ -132,10 +150,17 @@ def sim(
         return
     seeds = parse_seeds(seeds_text)
     kinds = parse_nemeses(nemeses, bug)
+    if compose is None:
+        compose = BUGS[bug].compose if bug else DEFAULT_COMPOSE
+    if recovery >= duration:
+        msg = f"the recovery tail ({recovery:g} s) must be shorter than the run ({duration:g} s)"
+        raise click.BadParameter(msg, param_hint="--recovery")
     spec = SimSpec(
         nodes=nodes,
         duration_s=duration,
+        recovery_s=recovery,
         nemeses=kinds,
+        compose=compose,
         bug=bug,
         workload=WorkloadSpec(think_ms=SIM_THINK_MS),
     )
@@ -182,6 +207,8 @@ def _outcome_json(outcome: SeedOutcome) -> dict[str, object]:
         "ok": outcome.ok,
         "valid": outcome.valid,
         "live": outcome.live,
+        "invariants": list(outcome.invariants),
+        "runaway": outcome.runaway,
         "recovery_s": outcome.recovery_s,
         "wall_s": round(outcome.wall_s, 3),
         "saved": outcome.saved,
@@ -195,7 +222,10 @@ def _print_bugs(console: Console) -> None:
     table.add_column("what is broken")
     table.add_column("default nemeses")
     for bug in BUGS.values():
-        table.add_row(bug.name, bug.description, ", ".join(k.value for k in bug.nemeses))
+        nemeses = ", ".join(k.value for k in bug.nemeses)
+        if bug.compose:
+            nemeses += f" (composed, p={bug.compose:g})"
+        table.add_row(bug.name, bug.description, nemeses)
     console.print(table)
 
 
@@ -213,11 +243,17 @@ def _print_summary(
     )
     for outcome in failed[:10]:
         why = [] if outcome.valid is True else [f"linearizable={outcome.valid}"]
-        if not outcome.live:
+        if outcome.runaway:
+            why.append(f"runaway: stopped after {outcome.stats['events']} events")
+        elif not outcome.live:
             why.append("no recovery within the bound")
         if outcome.stats.get("boot_failures"):
             why.append(f"{outcome.stats['boot_failures']} node restart(s) refused by storage")
+        if outcome.invariants:
+            why.append(f"{outcome.stats['invariant_violations']} Raft safety violation(s)")
         console.print(f"[red]seed {outcome.seed} failed[/] ({'; '.join(why)}): {outcome.summary}")
+        for violation in outcome.invariants[:3]:
+            console.print(f"  inside: {violation}", soft_wrap=True)
         if outcome.saved:
             console.print(f"  history: {outcome.saved}/history.jsonl")
         console.print(f"  reproduce: {reproduce_command(spec, outcome.seed)}", soft_wrap=True)

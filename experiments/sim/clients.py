@@ -275,6 +275,8 @@ class SimClients:
         if op.timer is not None:
             op.timer.cancel()
         del self._pending[process]
+        if type_ == "ok":
+            self.generator.observe(op.key, value[1] if op.f == "cas" else value)
         self.history.add(
             process=process,
             type=type_,

@@ -6,19 +6,24 @@ the disk, ``SimNetwork`` for the wire, ``Scheduler`` for the clock). A crash
 drops the node's in-memory state and its disk's unsynced writes; a restart
 recovers from what the disk kept, exactly as a real process would. A paused
 node keeps its state; messages sent to it wait and arrive when it resumes.
+Faults can be aimed at protocol moments (``CrashPoint``, ``leading_trap``),
+which only a simulator can do; every finished Ready is shown to the Raft
+invariant monitor (``invariants``).
 """
 
 from __future__ import annotations
 
+import enum
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import PurePosixPath
 
-from experiments.sim.events import NS_PER_MS, Scheduler, Timer
+from experiments.sim.events import NS_PER_MS, Scheduler
+from experiments.sim.invariants import RaftInvariants
 from experiments.sim.network import LinkConditions, SimNetwork
-from nodes.raft import Config, Message, Role
+from nodes.raft import Config, Message, MessageType, Role
 from nodes.replica import Replica, ReplicaOptions
 from nodes.storage import (
     SimFileSystem,
@@ -47,6 +52,11 @@ class SimTiming:
     """Bounds of one fsync's duration: a node sends a Ready's messages only after it,
     and inputs arriving meanwhile are batched into the next Ready (group commit)."""
 
+    @property
+    def tick_ns(self) -> int:
+        """One tick in nanoseconds."""
+        return self.tick_ms * NS_PER_MS
+
 
 StorageFactory = Callable[[SimFileSystem, PurePosixPath, SyncPolicy], Storage]
 """Builds a node's storage over its simulated disk (seeded bugs substitute their own)."""
@@ -68,6 +78,22 @@ class NodeVariant:
     storage_factory: StorageFactory = wal_storage
 
 
+class CrashPoint(enum.Enum):
+    """Protocol moments at which an armed node crashes (see ``SimCluster.arm_crash``).
+
+    A real test can only kill a process at a random instant; the simulator can
+    kill it at the instants where forgetting something matters most.
+    """
+
+    AFTER_SEND = "after-send"
+    """Right after its next batch of messages went out (an append acknowledged, say)."""
+    AFTER_VOTE = "after-vote"
+    """Right after it next grants a vote: the grant is on the wire, the process gone."""
+    LEADING_UNSENT = "leading-unsent"
+    """The next time it leads with a batch to send: the batch's entries (a new
+    leader's first entry, a fresh proposal) are durable on its disk only."""
+
+
 @dataclass(slots=True)
 class SimNode:
     """One node: its disk survives crashes; its replica does not."""
@@ -78,11 +104,10 @@ class SimNode:
     paused: bool = False
     inbox: list[tuple[int, Message]] = field(default_factory=list)
     """Messages that arrived while paused, delivered on resume."""
-    ticker: Timer | None = None
     busy: bool = False
     """Waiting for an fsync: the next Ready waits too."""
-    crash_after_send: bool = False
-    """Crash right after the next batch of messages went out (see ``arm_crash``)."""
+    crash_at: CrashPoint | None = None
+    """Crash at this moment (see ``arm_crash``)."""
 
     @property
     def up(self) -> bool:
@@ -127,6 +152,10 @@ class SimCluster:
             i: SimNode(id=i, fs=SimFileSystem(random.Random(f"{seed}:disk:{i}"), torn_writes=True))
             for i in self.voters
         }
+        self.invariants = RaftInvariants()
+        self.leading_trap: Callable[[int], None] | None = None
+        """Called with a node's id whenever it leads with freshly persisted entries to
+        send, before they leave (a nemesis crashes or cuts off the node there)."""
         self._disk_rng = random.Random(f"{seed}:fsync")
         self._boots = dict.fromkeys(self.voters, 0)
         self.crashes = 0
@@ -152,11 +181,11 @@ class SimCluster:
             config,
             storage,
             random.Random(f"{self.seed}:raft:{node.id}:{boot}"),
-            variant.options,
+            replace(variant.options, snapshot_every=self.timing.snapshot_every),
         )
-        tick_ns = self.timing.tick_ms * NS_PER_MS
+        tick_ns = self.timing.tick_ns
         phase = random.Random(f"{self.seed}:phase:{node.id}:{boot}").randrange(tick_ns)
-        node.ticker = self.scheduler.call_later(phase, lambda: self._tick(node))
+        self.scheduler.post_later(phase, partial(self._tick, node, node.replica))
         self.network.down.discard(node.id)
 
     def crash(self, node_id: int) -> None:
@@ -168,10 +197,8 @@ class SimCluster:
         node.replica = None
         node.paused = False
         node.busy = False
-        node.crash_after_send = False
+        node.crash_at = None
         node.inbox.clear()
-        if node.ticker is not None:
-            node.ticker.cancel()
         node.fs.crash()
         self.network.down.add(node_id)
         self.crashes += 1
@@ -191,23 +218,26 @@ class SimCluster:
         except StorageError as exc:
             self.boot_failures.append(f"n{node_id}: {exc}")
 
-    def arm_crash(self, node_id: int, steps: int | None) -> None:
+    def arm_crash(self, node_id: int, at: CrashPoint | int) -> None:
         """Crash the node at a chosen moment, then restart it 1-30 ms later.
 
         Args:
             node_id: the node.
-            steps: crash inside storage, in the middle of the ``steps``-th next disk
-                write or fsync (e.g. a vote durable but not yet sent); None: crash
-                right after the next batch of messages went out (e.g. a vote just
-                granted, an append just acknowledged).
+            at: a protocol moment, or an int ``n``: inside storage, in the middle
+                of the ``n``-th next disk write or fsync (e.g. a vote durable but
+                not yet sent).
         """
         node = self.nodes[node_id]
         if node.replica is None:
             return
-        if steps is None:
-            node.crash_after_send = True
+        if isinstance(at, CrashPoint):
+            node.crash_at = at
         else:
-            node.fs.crash_after(steps)
+            node.fs.crash_after(at)
+
+    def crash_and_restart(self, node_id: int) -> None:
+        """Crash the node now and restart it 1-30 ms later."""
+        self._crashed_mid_write(node_id)
 
     def _crashed_mid_write(self, node_id: int) -> None:
         self.crash(node_id)
@@ -230,13 +260,10 @@ class SimCluster:
 
     # ---- the event loop's hooks ---------------------------------------------
 
-    def _tick(self, node: SimNode) -> None:
-        replica = node.replica
-        if replica is None:
-            return
-        node.ticker = self.scheduler.call_later(
-            self.timing.tick_ms * NS_PER_MS, lambda: self._tick(node)
-        )
+    def _tick(self, node: SimNode, replica: Replica) -> None:
+        if node.replica is not replica:
+            return  # crashed since: its ticker died with it (a restart starts a new one)
+        self.scheduler.post_later(self.timing.tick_ns, partial(self._tick, node, replica))
         if node.paused:
             return
         replica.tick()
@@ -257,37 +284,73 @@ class SimCluster:
         """Handle the node's Ready batches: persist, then (after the fsync) send."""
         node = self.nodes[node_id]
         replica = node.replica
-        send = self.network.send
+        observe = self.invariants.observe
         for _ in range(MAX_READY_ROUNDS):
-            if replica is None or node.busy or not replica.core.has_ready():
+            if replica is None or node.busy:
+                return
+            ready = replica.next_ready()
+            if ready is None:
                 return
             syncs = node.fs.syncs
             try:
-                messages = replica.handle_ready()
+                replica.persist(ready)
+                # complete() writes too: a snapshot once enough entries are applied.
+                messages = replica.complete(ready)
             except SimulatedCrash:
                 self._crashed_mid_write(node_id)
                 return
+            observe(node_id, replica.core.term, ready)
+            fresh = bool(ready.entries)
             if node.fs.syncs == syncs:
-                for message in messages:
-                    send(node_id, message.to, message)
+                if not self._release(node, replica, messages, fresh=fresh):
+                    return
                 continue
             node.busy = True
             low, high = self.timing.fsync_us
             delay = self._disk_rng.randint(low, high) * 1000
-            self.scheduler.call_later(delay, partial(self._synced, node, replica, messages))
+            self.scheduler.post_later(
+                delay, partial(self._synced, node, replica, messages, fresh=fresh)
+            )
             return
 
-    def _synced(self, node: SimNode, replica: Replica, messages: tuple[Message, ...]) -> None:
+    def _synced(
+        self, node: SimNode, replica: Replica, messages: tuple[Message, ...], *, fresh: bool
+    ) -> None:
         if node.replica is not replica:
             return  # crashed during the fsync: the messages die with the process
         node.busy = False
+        if self._release(node, replica, messages, fresh=fresh):
+            self.pump(node.id)
+
+    def _release(
+        self, node: SimNode, replica: Replica, messages: tuple[Message, ...], *, fresh: bool
+    ) -> bool:
+        """Send a persisted batch, unless an armed crash point fires; False: it crashed.
+
+        ``fresh``: the batch persisted new log entries.
+        """
+        point = node.crash_at
+        if fresh and messages and replica.core.role is Role.LEADER:
+            if point is CrashPoint.LEADING_UNSENT:
+                self._crashed_mid_write(node.id)
+                return False
+            if self.leading_trap is not None:
+                self.leading_trap(node.id)
+                if node.replica is not replica:
+                    return False
         send = self.network.send
+        node_id = node.id
         for message in messages:
-            send(node.id, message.to, message)
-        if node.crash_after_send and messages:
-            self._crashed_mid_write(node.id)
-            return
-        self.pump(node.id)
+            send(node_id, message.to, message)
+        if point is None or not messages:
+            return True
+        if point is CrashPoint.AFTER_SEND or (
+            point is CrashPoint.AFTER_VOTE
+            and any(m.type is MessageType.VOTE_RESP and not m.reject for m in messages)
+        ):
+            self._crashed_mid_write(node_id)
+            return False
+        return True
 
     # ---- inspection -----------------------------------------------------------
 

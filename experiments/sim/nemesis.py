@@ -15,12 +15,14 @@ from functools import partial
 
 from experiments.schedule import FaultSpec, NemesisKind, Schedule
 from experiments.sim.clients import HistoryRecorder
-from experiments.sim.cluster import SimCluster
+from experiments.sim.cluster import CrashPoint, SimCluster
 from experiments.sim.events import NS_PER_MS, NS_PER_S
 from proxy import grudge as grudges
 from proxy.grudge import Grudge
 
 Undo = Callable[[], None]
+
+_CRASH_POINTS = tuple(CrashPoint)
 
 
 class SimNemesis:
@@ -76,6 +78,23 @@ class SimNemesis:
         network = cluster.network
         nodes = cluster.voters
         rng = self.rng
+        if spec.kind is NemesisKind.PARTITION_LEADER_ROLLING:
+
+            isolated: list[int] = []
+
+            def cut_off(leader: int) -> None:
+                if isolated == [leader]:
+                    return  # still cut off, still appending
+                isolated[:] = [leader]
+                network.grudge = grudges.isolate(leader, nodes)
+                self._record("isolate-leader", f"n{leader}")
+
+            def stop() -> None:
+                cluster.leading_trap = None
+                network.grudge = Grudge()
+
+            cluster.leading_trap = cut_off
+            return stop, "every new leader"
         if spec.kind.is_partition:
             grudge = self._grudge(spec.kind, nodes, rng)
             network.grudge = grudge
@@ -99,6 +118,9 @@ class SimNemesis:
             return (lambda: setattr(network, "default", before)), value
         if spec.kind is NemesisKind.RESTARTS:
             return self._restart_storm(spec), "random nodes"
+        if spec.kind is NemesisKind.LEADER_CHURN:
+            cluster.leading_trap = cluster.crash_and_restart
+            return (lambda: setattr(cluster, "leading_trap", None)), "every leader"
         victim = self._victim()
         if spec.kind is NemesisKind.KILL:
             cluster.crash(victim)
@@ -108,7 +130,8 @@ class SimNemesis:
 
     def _restart_storm(self, spec: FaultSpec) -> Undo:
         """Every 50-300 ms crash a random node (now, at one of its next disk writes, or
-        right after it next sends) and restart it 1-30 ms later, until undone."""
+        at a protocol moment: see ``CrashPoint``) and restart it 1-30 ms later, until
+        undone."""
         cluster = self.cluster
         scheduler = cluster.scheduler
         rng = self.rng
@@ -120,14 +143,14 @@ class SimNemesis:
                 return
             victim = self._victim()
             draw = rng.random()
-            if draw < 0.35:
+            if draw < 0.25:
                 # At one of its next disk writes: a vote, an entry or a term durable,
                 # what depends on it not yet sent.
                 cluster.arm_crash(victim, rng.randint(1, 4))
-            elif draw < 0.7:
-                # Right after its next messages went out: a vote granted, an append
-                # acknowledged, and then the process is gone.
-                cluster.arm_crash(victim, None)
+            elif draw < 0.75:
+                # At a protocol moment: a vote just granted, an append just
+                # acknowledged, a leader's fresh entries durable but unsent.
+                cluster.arm_crash(victim, rng.choice(_CRASH_POINTS))
             else:
                 cluster.crash(victim)
                 scheduler.call_later(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Generic, TypeVar
 
 from experiments.sim.events import NS_PER_MS, Scheduler
@@ -73,17 +74,23 @@ class SimNetwork(Generic[Payload]):
 
     def send(self, src: int, dst: int, payload: Payload) -> None:
         """Send one message; it may be delayed, dropped or duplicated."""
-        self.stats.sent += 1
-        cond = self.conditions(src, dst)
+        stats = self.stats
+        stats.sent += 1
+        cond = self.overrides.get((src, dst), self.default) if self.overrides else self.default
         rng = self.rng
-        if src in self.down or (src, dst) in self._cut or rng.random() < cond.drop:
-            self.stats.dropped += 1
+        if (
+            src in self.down
+            or (src, dst) in self._cut
+            or (cond.drop and rng.random() < cond.drop)
+        ):
+            stats.dropped += 1
             return
         copies = 2 if cond.duplicate and rng.random() < cond.duplicate else 1
-        self.stats.duplicated += copies - 1
+        stats.duplicated += copies - 1
+        arrive = partial(self._arrive, src, dst, payload)
         for _ in range(copies):
-            delay = cond.latency + (rng.randrange(cond.jitter) if cond.jitter > 0 else 0)
-            self.scheduler.call_later(delay, lambda: self._arrive(src, dst, payload))
+            delay = cond.latency + (int(rng.random() * cond.jitter) if cond.jitter else 0)
+            self.scheduler.post_later(delay, arrive)
 
     def _arrive(self, src: int, dst: int, payload: Payload) -> None:
         if dst in self.down or (src, dst) in self._cut:

@@ -29,6 +29,10 @@ class SeedOutcome:
     ok: bool
     valid: bool | str
     live: bool
+    invariants: tuple[str, ...]
+    """Raft safety violations seen inside the nodes (see ``SimResult.invariants``)."""
+    runaway: bool
+    """Stopped early for spinning past its event budget."""
     summary: str
     recovery_s: float | None
     wall_s: float
@@ -45,6 +49,7 @@ def save_result(result: SimResult, spec: SimSpec, directory: Path) -> None:
         "seed": result.seed,
         "ok": result.ok,
         "live": result.live,
+        "runaway": result.runaway,
         "recovery_s": result.recovery_s,
         "bug": spec.bug,
         "nodes": spec.nodes,
@@ -54,7 +59,9 @@ def save_result(result: SimResult, spec: SimSpec, directory: Path) -> None:
             {"kind": f.kind.value, "at_s": f.at_s, "duration_s": f.duration_s}
             for f in result.schedule.faults
         ],
+        "compose": spec.compose,
         "boot_failures": list(result.boot_failures),
+        "invariants": list(result.invariants),
         "linearizable": result.linearizable.to_json(),
         "stats": result.stats,
     }
@@ -76,6 +83,8 @@ def run_one(spec: SimSpec, seed: int, out_dir: Path | None, save_all: bool) -> S
         ok=result.ok,
         valid=result.linearizable.valid,
         live=result.live,
+        invariants=result.invariants,
+        runaway=result.runaway,
         summary=result.linearizable.summary,
         recovery_s=result.recovery_s,
         wall_s=wall,

@@ -45,6 +45,12 @@ class Config:
     unsafe_commit_prior_term_by_count: bool = False
     """UNSAFE, a seeded bug for the lab: commit an entry of an earlier term as soon as a
     majority stores it, violating the Figure 8 rule. Never enable in production."""
+    unsafe_skip_leader_noop: bool = False
+    """UNSAFE lab switch, only for the seeded bug commit-prior-term: a new leader appends
+    no empty entry and just sends empty appends, as in the Raft paper's basic
+    algorithm. Safe on its own (reads then wait for the term's first write); it exists
+    because the empty entry travels with older entries and would hide the Figure 8
+    mistake. Never in production."""
     unsafe_leader_read_without_quorum: bool = False
     """UNSAFE, a seeded bug for the lab: a leader answers read_index at once without
     confirming it is still the leader (stale reads from a deposed leader). Never in production."""

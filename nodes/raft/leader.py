@@ -5,6 +5,9 @@ Rules: no IO; standard library only. Entries go out in APP messages of at most
 ``max_inflight_msgs`` per follower (see ``progress``). Proposals only mark the
 log dirty; the APPs are built once per ``ready`` so a batch of proposals
 shares messages. Only entries of the current term commit by counting (Figure 8).
+A new commit index sends nothing by itself: followers learn it from the next APP
+or heartbeat (which is at most ``heartbeat_tick`` away), so a write costs one APP
+and one response per follower instead of two of each.
 """
 
 from __future__ import annotations
@@ -32,7 +35,11 @@ class Leader(NodeState):
         me.match = nxt - 1
         me.recent_active = True
         me.become_replicate()
-        self._append(EntryType.NOOP, b"")
+        if self._cfg.unsafe_skip_leader_noop:
+            for p in self._peers:  # the paper's initial empty AppendEntries
+                self._send_append(p, self._prs[p], send_if_empty=True)
+        else:
+            self._append(EntryType.NOOP, b"")
 
     def _tick_leader(self) -> None:
         self._heartbeat_elapsed += 1
@@ -85,7 +92,6 @@ class Leader(NodeState):
         if log.term(index) != self._term and not self._cfg.unsafe_commit_prior_term_by_count:
             return False  # Figure 8: only entries of the current term commit by counting
         log.commit_to(index)
-        self._bcast_pending = True
         if self._deferred_reads and log.term(log.committed) == self._term:
             deferred, self._deferred_reads = self._deferred_reads, []
             for context, requester in deferred:
@@ -98,10 +104,9 @@ class Leader(NodeState):
             self._send_appends(p, self._prs[p])
 
     def _send_appends(self, to: NodeId, pr: Progress) -> None:
-        """Send what the window allows; an empty APP when only the commit index moved."""
-        if self._send_append(to, pr, send_if_empty=pr.sent_commit < self._log.committed):
-            while self._send_append(to, pr, send_if_empty=False):
-                pass
+        """Send every entry the window allows (nothing when there is none to send)."""
+        while self._send_append(to, pr, send_if_empty=False):
+            pass
 
     def _send_append(self, to: NodeId, pr: Progress, *, send_if_empty: bool) -> bool:
         if pr.is_paused():
@@ -118,10 +123,9 @@ class Leader(NodeState):
             entries = log.slice(pr.next, last + 1, cfg.max_entries_per_msg, cfg.max_bytes_per_msg)
         elif not send_if_empty:
             return False
-        committed = log.committed
-        self._send(MT.APP, to, index=prev, log_term=prev_term, entries=entries, commit=committed)
+        commit = log.committed
+        self._send(MT.APP, to, index=prev, log_term=prev_term, entries=entries, commit=commit)
         pr.sent_entries(len(entries), prev + len(entries))
-        pr.sent_commit = committed
         return True
 
     def _send_snapshot(self, to: NodeId, pr: Progress) -> bool:
@@ -175,10 +179,8 @@ class Leader(NodeState):
                 pr.become_replicate()
         else:
             pr.free_le(m.index)
-        if self._maybe_commit():
-            self._bcast_append()
-        else:
-            self._send_appends(m.frm, pr)
+        self._maybe_commit()
+        self._send_appends(m.frm, pr)
         if m.frm == self._transferee and pr.match == self._log.last_index:
             self._send(MT.TIMEOUT_NOW, m.frm)
 
@@ -192,6 +194,7 @@ class Leader(NodeState):
             ReadRequest(index=log.committed, context=context, requester=requester)
         ):
             self._bcast_heartbeat(context)
+            self._heartbeat_elapsed = 0  # that was this interval's heartbeat
 
     def _start_transfer(self, to: NodeId) -> None:
         if to in (self.id, self._transferee):

@@ -37,7 +37,6 @@ class Progress:
         "pending_snapshot",
         "probe_sent",
         "recent_active",
-        "sent_commit",
         "snapshot_elapsed",
         "state",
     )
@@ -50,7 +49,6 @@ class Progress:
         self.pending_snapshot = 0
         self.snapshot_elapsed = 0
         self.recent_active = False
-        self.sent_commit = 0
         self._max_inflight = max_inflight
         self._inflight: deque[int] = deque()
 

@@ -76,6 +76,9 @@ class TestProposals:
         cluster.settle()
 
         assert [Applied(result=Ok())] == outcomes
+        assert "1" == leader.kv.get("x")
+        leader.tick()  # followers learn the new commit index from the next heartbeat
+        cluster.settle()
         assert all(r.kv.get("x") == "1" for r in cluster.replicas.values())
 
     def test_cas_mismatch_reports_the_current_value(self) -> None:

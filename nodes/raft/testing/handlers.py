@@ -23,6 +23,7 @@ _BOOL_OPTIONS = {
     "check_quorum",
     "unsafe_commit_prior_term_by_count",
     "unsafe_leader_read_without_quorum",
+    "unsafe_skip_leader_noop",
 }
 _INT_OPTIONS = {
     "election_tick",

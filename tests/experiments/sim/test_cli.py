@@ -44,8 +44,9 @@ class TestParsing:
         line = reproduce_command(spec, 12)
 
         assert (
-            "chaoslab sim --seeds 12 --nodes 3 --duration 20 --nemesis kill --bug no-session-dedupe"
-            == line
+            "chaoslab sim --seeds 12 --nodes 3 --duration 20 --recovery 8 --nemesis kill "
+            "--compose 0.25 "
+            "--bug no-session-dedupe" == line
         )
 
 

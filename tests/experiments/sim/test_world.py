@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from experiments.sim.cluster import SimCluster
+from experiments.sim.cluster import CrashPoint, SimCluster
 from experiments.sim.events import NS_PER_MS, NS_PER_S, Scheduler
 from experiments.sim.network import LinkConditions, SimNetwork
 from proxy.grudge import Grudge, isolate, one_way
@@ -34,6 +34,31 @@ class TestScheduler:
         scheduler.run_until(10)
 
         assert [] == seen
+
+    def test_event_budget_stops_a_spinning_run(self) -> None:
+        """An event that keeps rescheduling itself is stopped by ``max_events``."""
+        scheduler = Scheduler()
+
+        def spin() -> None:
+            scheduler.post_later(0, spin)
+
+        scheduler.post_later(1, spin)
+
+        finished = scheduler.run_until(NS_PER_S, max_events=1_000)
+
+        assert finished is False
+        assert 1_000 == scheduler.events
+        assert scheduler.now < NS_PER_S
+
+    def test_within_budget_the_clock_reaches_the_end(self) -> None:
+        """A run that stays within its budget reports that it got to ``until``."""
+        scheduler = Scheduler()
+        seen: list[int] = []
+        scheduler.post_at(3, lambda: seen.append(3))
+
+        assert scheduler.run_until(10, max_events=5) is True
+        assert [3] == seen
+        assert 10 == scheduler.now
 
 
 def _network(**conditions: float) -> tuple[Scheduler, SimNetwork[str], list[tuple[int, int, str]]]:
@@ -117,3 +142,34 @@ class TestCluster:
 
         assert waiting > 0
         assert [] == cluster.nodes[follower].inbox
+
+    def test_crash_after_vote_fires_when_the_node_grants_one(self) -> None:
+        """A node armed with AFTER_VOTE crashes right after its next vote grant, and the
+        grant still reaches the candidate."""
+        scheduler = Scheduler()
+        cluster = SimCluster(3, seed=6, scheduler=scheduler)
+        scheduler.run_until(2 * NS_PER_S)
+        leader = cluster.leader()
+        assert leader is not None
+        followers = [n for n in cluster.voters if n != leader]
+        for follower in followers:
+            cluster.arm_crash(follower, CrashPoint.AFTER_VOTE)
+
+        cluster.crash(leader)
+        scheduler.run_until(4 * NS_PER_S)
+
+        assert cluster.crashes >= 2  # the leader, then at least one voter
+        assert cluster.leader() in followers
+        assert not cluster.invariants.violations
+
+    def test_leading_trap_sees_every_new_leader_with_fresh_entries(self) -> None:
+        """``leading_trap`` is called when a node leads with fresh entries to send."""
+        scheduler = Scheduler()
+        cluster = SimCluster(3, seed=7, scheduler=scheduler)
+        trapped: list[int] = []
+        cluster.leading_trap = trapped.append
+
+        scheduler.run_until(2 * NS_PER_S)
+
+        assert trapped
+        assert trapped[0] == cluster.leader()

@@ -116,8 +116,22 @@ def _read(env: Network, i: int, k: int) -> None:
         return
 
 
+def _missing(env: Network) -> list[str]:
+    """Committed commands some node has not applied (yet, or ever)."""
+    lost = []
+    for index, e in sorted(env.committed_entries().items()):
+        if e.type is not EntryType.NORMAL:
+            continue
+        for i, n in sorted(env.nodes.items()):
+            if (e.index, e.term, e.data) not in n.commands:
+                lost.append(f"node {i} lacks committed entry {e.term}/{index}")
+    return lost
+
+
 def _recover(env: Network, seed: int) -> bool:
-    """Heal, restart everyone, and wait (bounded) until a final write is applied everywhere."""
+    """Heal, restart everyone, and wait (bounded) until a final write is applied everywhere
+    and every node has applied every committed command (followers learn the last commit
+    index from a heartbeat, so this takes ticks, not just deliveries)."""
     env.heal()
     for i in sorted(env.nodes):
         if env.nodes[i].core is None:
@@ -127,7 +141,9 @@ def _recover(env: Network, seed: int) -> bool:
         for i in sorted(env.nodes):
             env.tick(i)
         env.settle(100)
-        if all(any(d == marker for _, _, d in n.commands) for n in env.nodes.values()):
+        if all(
+            any(d == marker for _, _, d in n.commands) for n in env.nodes.values()
+        ) and not _missing(env):
             return True
         leader = env.leader()
         if leader is not None and not any(
@@ -158,13 +174,7 @@ def chaos_run(seed: int, bug: str | None = None) -> ChaosResult:
         leaders += sum(1 for e in env.take_events() if " is leader " in e)
     recovered = _recover(env, seed)
     env.check_log_matching()
-    lost = []
-    for index, e in sorted(env.committed_entries().items()):
-        if e.type is not EntryType.NORMAL:
-            continue
-        for i, n in sorted(env.nodes.items()):
-            if (e.index, e.term, e.data) not in n.commands:
-                lost.append(f"node {i} lacks committed entry {e.term}/{index}")
+    lost = _missing(env)
     return ChaosResult(
         seed=seed,
         violations=tuple(env.violations),
