@@ -237,9 +237,6 @@ class SimCluster:
 
     def crash_and_restart(self, node_id: int) -> None:
         """Crash the node now and restart it 1-30 ms later."""
-        self._crashed_mid_write(node_id)
-
-    def _crashed_mid_write(self, node_id: int) -> None:
         self.crash(node_id)
         delay = self._disk_rng.randint(1, 30) * NS_PER_MS
         self.scheduler.call_later(delay, partial(self.restart, node_id))
@@ -297,7 +294,7 @@ class SimCluster:
                 # complete() writes too: a snapshot once enough entries are applied.
                 messages = replica.complete(ready)
             except SimulatedCrash:
-                self._crashed_mid_write(node_id)
+                self.crash_and_restart(node_id)
                 return
             observe(node_id, replica.core.term, ready)
             fresh = bool(ready.entries)
@@ -332,7 +329,7 @@ class SimCluster:
         point = node.crash_at
         if fresh and messages and replica.core.role is Role.LEADER:
             if point is CrashPoint.LEADING_UNSENT:
-                self._crashed_mid_write(node.id)
+                self.crash_and_restart(node.id)
                 return False
             if self.leading_trap is not None:
                 self.leading_trap(node.id)
@@ -348,7 +345,7 @@ class SimCluster:
             point is CrashPoint.AFTER_VOTE
             and any(m.type is MessageType.VOTE_RESP and not m.reject for m in messages)
         ):
-            self._crashed_mid_write(node_id)
+            self.crash_and_restart(node_id)
             return False
         return True
 

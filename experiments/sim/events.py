@@ -64,9 +64,7 @@ class Scheduler:
 
     def call_later(self, delay: int, action: Callable[[], None]) -> Timer:
         """Run ``action`` after ``delay`` nanoseconds; the returned ``Timer`` can cancel it."""
-        timer = Timer(action)
-        self.post_at(self.now + delay, timer)
-        return timer
+        return self.call_at(self.now + delay, action)
 
     def run_until(self, until: int, *, max_events: int | None = None) -> bool:
         """Run every event due at or before ``until``, then set the clock to ``until``.

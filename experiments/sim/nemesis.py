@@ -80,12 +80,13 @@ class SimNemesis:
         rng = self.rng
         if spec.kind is NemesisKind.PARTITION_LEADER_ROLLING:
 
-            isolated: list[int] = []
+            isolated = 0
 
             def cut_off(leader: int) -> None:
-                if isolated == [leader]:
+                nonlocal isolated
+                if isolated == leader:
                     return  # still cut off, still appending
-                isolated[:] = [leader]
+                isolated = leader
                 network.grudge = grudges.isolate(leader, nodes)
                 self._record("isolate-leader", f"n{leader}")
 

@@ -70,13 +70,13 @@ class SimNetwork(Generic[Payload]):
 
     def conditions(self, src: int, dst: int) -> LinkConditions:
         """The conditions in force on the link ``src -> dst``."""
-        return self.overrides.get((src, dst), self.default)
+        return self.overrides.get((src, dst), self.default) if self.overrides else self.default
 
     def send(self, src: int, dst: int, payload: Payload) -> None:
         """Send one message; it may be delayed, dropped or duplicated."""
         stats = self.stats
         stats.sent += 1
-        cond = self.overrides.get((src, dst), self.default) if self.overrides else self.default
+        cond = self.conditions(src, dst)
         rng = self.rng
         if (
             src in self.down

@@ -83,20 +83,19 @@ class Leader(NodeState):
             self._maybe_commit()
         return index, self._term
 
-    def _maybe_commit(self) -> bool:
+    def _maybe_commit(self) -> None:
         matches = sorted((pr.match for pr in self._prs.values()), reverse=True)
         index = matches[self._cfg.quorum - 1]
         log = self._log
         if index <= log.committed:
-            return False
+            return
         if log.term(index) != self._term and not self._cfg.unsafe_commit_prior_term_by_count:
-            return False  # Figure 8: only entries of the current term commit by counting
+            return  # Figure 8: only entries of the current term commit by counting
         log.commit_to(index)
         if self._deferred_reads and log.term(log.committed) == self._term:
             deferred, self._deferred_reads = self._deferred_reads, []
             for context, requester in deferred:
                 self._leader_read(context, requester)
-        return True
 
     def _bcast_append(self) -> None:
         self._bcast_pending = False
