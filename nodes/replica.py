@@ -2,10 +2,9 @@
 together in the order the core's ``Ready`` contract demands.
 
 Rules: synchronous, and free of sockets, clocks, threads and asyncio, so that
-the gRPC server and the deterministic simulator drive the very same code. The
-only IO is through the injected ``Storage``. Each ``Ready`` is handled as:
-persist (snapshot, entries, hard state) → hand back the messages to send →
-restore/apply → serve reads → advance. Outcomes reach callers through
+the gRPC server and the deterministic simulator drive the very same code, with
+the very same loop (``Replica`` documents it). The only IO is through the
+injected ``Storage``, and only in ``write``. Outcomes reach callers through
 callbacks, always one per request, and always honest: ``Applied`` (took
 effect, with its result), ``NotApplied`` (certainly took no effect) or
 ``Unknown`` (may or may not have taken effect).
@@ -15,7 +14,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import structlog
 
@@ -118,8 +117,40 @@ class ReplicaStats:
     snapshots_installed: int = 0
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReadyBatch:
+    """One turn of the Ready loop: what ``write`` makes durable, then ``finish`` completes."""
+
+    ready: Ready
+    """The core's Ready (empty when only ``compaction`` waits to be saved)."""
+    compaction: Snapshot | None = None
+    """A snapshot of this replica's own state machine, taken when the previous batch
+    finished; saved before ``ready``'s contents (it covers applied entries only)."""
+    needs_disk: bool = False
+    """Whether ``write`` touches the disk; a commit-only batch does not, so a driver may
+    write it inline instead of paying a thread hop or an fsync's delay."""
+
+
 class Replica:
     """Drives one node: feed it ticks, messages and requests; send what it returns.
+
+    Inputs (``tick``, ``step``, ``propose``, ``read``, ``core.transfer_leader``) go
+    into the core the moment they arrive, never held back. Every driver (the node
+    server, the simulator, the tests) then runs this one loop, woken by any input::
+
+        while (batch := replica.next_batch()) is not None:
+            replica.write(batch)                # storage only: fsync
+            messages = replica.finish(batch)    # apply, serve reads, advance
+            send(messages)
+
+    ``write`` touches nothing but storage, so a driver may run it off its event
+    loop (a thread, or a simulated fsync delay) while inputs keep arriving: they
+    are batched into the next Ready (group commit). ``next_batch`` and ``finish``
+    run where the inputs run. Compaction is part of the loop: ``finish`` snapshots
+    the state machine in memory when enough entries were applied, and the next
+    ``write`` saves it, under the same ``StorageFailure`` guard as every other
+    write. A ``StorageFailure`` out of ``write``, or any exception out of the loop,
+    means the node must stop (``fail_pending``, then exit).
 
     Args:
         config: the Raft configuration (this node's id and the voters).
@@ -151,6 +182,7 @@ class Replica:
         self._reads: dict[bytes, _ReadBatch] = {}
         self._unsent_reads: list[tuple[str, ReadCallback]] = []
         self._read_seq = 0
+        self._unsaved_compaction: Snapshot | None = None
         self.stats = ReplicaStats()
         self._log = _log.bind(node=config.id)
 
@@ -186,7 +218,7 @@ class Replica:
     def read(self, key: str, callback: ReadCallback) -> None:
         """A linearizable read (ReadIndex); ``callback`` gets exactly one outcome later.
 
-        Reads that arrive before the next ``next_ready`` share one ReadIndex round
+        Reads that arrive before the next ``next_batch`` share one ReadIndex round
         (one heartbeat broadcast for the lot): the round is requested after every
         one of them arrived, so its index covers each of them.
 
@@ -229,10 +261,10 @@ class Replica:
             for _, on_read in batch.reads:
                 on_read(ReadFailed(reason=reason))
 
-    # ---- the Ready loop -----------------------------------------------------
+    # ---- the Ready loop (see the class docstring) -----------------------------
 
     def handle_ready(self) -> tuple[Message, ...]:
-        """Process one Ready batch, if the core has one, in a single call.
+        """One whole turn of the loop in a single call (for drivers that never wait).
 
         Returns:
             The messages to send now: everything they promise is already durable.
@@ -240,25 +272,26 @@ class Replica:
         Raises:
             StorageFailure: persisting failed; the node must stop.
         """
-        ready = self.next_ready()
-        if ready is None:
+        batch = self.next_batch()
+        if batch is None:
             return ()
-        self.persist(ready)
-        return self.complete(ready)
+        self.write(batch)
+        return self.finish(batch)
 
-    # The same, in three phases, for drivers that persist off the event loop:
-    # ``persist`` touches only storage, so the core may take inputs (step,
-    # propose, tick) while it runs in another thread; ``complete`` must run
-    # where those inputs run.
-
-    def next_ready(self) -> Ready | None:
-        """The core's next Ready batch, or None when there is nothing to do."""
+    def next_batch(self) -> ReadyBatch | None:
+        """Cut the next batch: the core's Ready and any unsaved compaction; None when idle."""
         if self._unsent_reads:
             self._request_read_index()
-        if not self.core.has_ready():
+        compaction, self._unsaved_compaction = self._unsaved_compaction, None
+        if self.core.has_ready():
+            self.stats.readies += 1
+            ready = self.core.ready()
+        elif compaction is not None:
+            ready = Ready()
+        else:
             return None
-        self.stats.readies += 1
-        return self.core.ready()
+        needs_disk = compaction is not None or self.needs_disk(ready)
+        return ReadyBatch(ready=ready, compaction=compaction, needs_disk=needs_disk)
 
     def needs_disk(self, ready: Ready) -> bool:
         """Whether persisting ``ready`` writes to disk (entries, a snapshot, a new term or vote).
@@ -273,23 +306,34 @@ class Replica:
             or (hard is not None and (hard.term, hard.vote) != self._term_vote)
         )
 
-    def persist(self, ready: Ready) -> None:
-        """Make the batch durable (storage IO only; safe off the core's thread).
+    def write(self, batch: ReadyBatch) -> None:
+        """Make the batch durable: storage IO only, safe off the thread the inputs run on.
 
         Raises:
             StorageFailure: persisting failed; the node must stop.
         """
+        storage = self.storage
+        if batch.compaction is not None:
+            storage.save_snapshot(batch.compaction)
+        ready = batch.ready
+        hard = ready.hard_state
         if ready.snapshot is not None:
-            self.storage.save_snapshot(ready.snapshot)
+            if hard is not None and (hard.term, hard.vote) != self._term_vote:
+                # A term is durable before anything of that term (storage refuses to
+                # start from a log newer than its hard state); commit waits for the log.
+                early = replace(hard, commit=min(hard.commit, storage.last_index))
+                storage.save(hard_state=early, entries=())
+            storage.save_snapshot(ready.snapshot)
         if ready.entries or ready.hard_state is not None:
-            self.storage.save(hard_state=ready.hard_state, entries=ready.entries)
+            storage.save(hard_state=ready.hard_state, entries=ready.entries)
             self.stats.entries_persisted += len(ready.entries)
         if ready.hard_state is not None:
             self._term_vote = (ready.hard_state.term, ready.hard_state.vote)
 
-    def complete(self, ready: Ready) -> tuple[Message, ...]:
-        """After ``persist``: apply, serve reads, advance; returns the messages to send."""
+    def finish(self, batch: ReadyBatch) -> tuple[Message, ...]:
+        """After ``write``: apply, serve reads, advance; returns the messages to send."""
         core = self.core
+        ready = batch.ready
         if ready.soft_state is not None:
             self._log.info(
                 "raft_role_changed",
@@ -297,6 +341,8 @@ class Replica:
                 leader=ready.soft_state.leader_id,
                 term=core.term,
             )
+        for warning in ready.warnings:
+            self._log.error("raft_anomaly", detail=warning, term=core.term)
         if ready.snapshot is not None:
             self._install(ready.snapshot)
         self._apply(ready)
@@ -352,11 +398,12 @@ class Replica:
                 callback(ReadDone(value=kv.get(key)))
 
     def _maybe_compact(self) -> None:
+        """Snapshot the state machine and compact the core's log, in memory; the next
+        ``write`` saves the snapshot (until then storage still holds every entry)."""
         applied = self.kv.applied_index
         if applied - self._snapshot_index < self.options.snapshot_every:
             return
-        snapshot = self.core.compact(applied, self.kv.snapshot())
-        self.storage.save_snapshot(snapshot)
+        self._unsaved_compaction = self.core.compact(applied, self.kv.snapshot())
         self._snapshot_index = applied
         self.stats.snapshots_taken += 1
         self._log.debug("snapshot_taken", index=applied)
@@ -387,6 +434,7 @@ __all__ = [
     "ReadDone",
     "ReadFailed",
     "ReadOutcome",
+    "ReadyBatch",
     "Replica",
     "ReplicaOptions",
     "ReplicaStats",

@@ -8,7 +8,10 @@ recovers from what the disk kept, exactly as a real process would. A paused
 node keeps its state; messages sent to it wait and arrive when it resumes.
 Faults can be aimed at protocol moments (``CrashPoint``, ``leading_trap``),
 which only a simulator can do; every finished Ready is shown to the Raft
-invariant monitor (``invariants``).
+invariant monitor (``invariants``). Each node runs ``Replica``'s documented
+Ready loop, as the node server does: a batch that reaches the disk waits for a
+simulated fsync before it is finished and its messages leave, and inputs that
+arrive meanwhile join the next batch.
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ from pathlib import PurePosixPath
 from experiments.sim.events import NS_PER_MS, Scheduler
 from experiments.sim.invariants import RaftInvariants
 from experiments.sim.network import LinkConditions, SimNetwork
-from nodes.raft import Config, Message, MessageType, Role
-from nodes.replica import Replica, ReplicaOptions
+from nodes.raft import Config, InvariantViolation, Message, MessageType, Role
+from nodes.replica import ReadyBatch, Replica, ReplicaOptions
 from nodes.storage import (
     SimFileSystem,
     SimulatedCrash,
@@ -36,7 +39,7 @@ from nodes.storage import (
 
 DATA_DIR = PurePosixPath("/data")
 MAX_READY_ROUNDS = 64
-"""Bound on Ready batches handled after one input (each round persists and sends)."""
+"""Bound on batches one wake-up of a node's Ready loop handles without a disk wait."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -105,7 +108,9 @@ class SimNode:
     inbox: list[tuple[int, Message]] = field(default_factory=list)
     """Messages that arrived while paused, delivered on resume."""
     busy: bool = False
-    """Waiting for an fsync: the next Ready waits too."""
+    """Waiting for an fsync: the next batch waits too."""
+    synced: ReadyBatch | None = None
+    """A batch whose fsync completed while the node was paused: finished on resume."""
     crash_at: CrashPoint | None = None
     """Crash at this moment (see ``arm_crash``)."""
 
@@ -197,6 +202,7 @@ class SimCluster:
         node.replica = None
         node.paused = False
         node.busy = False
+        node.synced = None
         node.crash_at = None
         node.inbox.clear()
         node.fs.crash()
@@ -251,6 +257,10 @@ class SimCluster:
         if not node.paused:
             return
         node.paused = False
+        synced, node.synced = node.synced, None
+        replica = node.replica
+        if synced is not None and replica is not None:
+            self._synced(node, replica, synced)
         inbox, node.inbox = node.inbox, []
         for src, message in inbox:
             self._deliver(src, node.id, message)
@@ -274,50 +284,60 @@ class SimCluster:
         if node.paused:
             node.inbox.append((src, message))
             return
-        replica.step(message)
+        try:
+            replica.step(message)
+        except InvariantViolation as exc:
+            self._stop_for_good(node, str(exc))
+            return
         self.pump(dst)
 
+    def _stop_for_good(self, node: SimNode, error: str) -> None:
+        """The node fails stop, as the server does; the violation is a finding."""
+        self.invariants.node_stopped(node.id, error)
+        self.crash(node.id)
+
     def pump(self, node_id: int) -> None:
-        """Handle the node's Ready batches: persist, then (after the fsync) send."""
+        """Wake the node's Ready loop (``Replica``'s): cut a batch and write it; a batch
+        that reached the disk finishes after a simulated fsync, any other at once."""
         node = self.nodes[node_id]
         replica = node.replica
-        observe = self.invariants.observe
         for _ in range(MAX_READY_ROUNDS):
             if replica is None or node.busy:
                 return
-            ready = replica.next_ready()
-            if ready is None:
+            batch = replica.next_batch()
+            if batch is None:
                 return
             syncs = node.fs.syncs
             try:
-                replica.persist(ready)
-                # complete() writes too: a snapshot once enough entries are applied.
-                messages = replica.complete(ready)
+                replica.write(batch)
             except SimulatedCrash:
                 self.crash_and_restart(node_id)
                 return
-            observe(node_id, replica.core.term, ready)
-            fresh = bool(ready.entries)
-            if node.fs.syncs == syncs:
-                if not self._release(node, replica, messages, fresh=fresh):
-                    return
-                continue
-            node.busy = True
-            low, high = self.timing.fsync_us
-            delay = self._disk_rng.randint(low, high) * 1000
-            self.scheduler.post_later(
-                delay, partial(self._synced, node, replica, messages, fresh=fresh)
-            )
-            return
+            if node.fs.syncs != syncs:
+                node.busy = True
+                low, high = self.timing.fsync_us
+                delay = self._disk_rng.randint(low, high) * 1000
+                self.scheduler.post_later(delay, partial(self._synced, node, replica, batch))
+                return
+            if not self._finish(node, replica, batch):
+                return
 
-    def _synced(
-        self, node: SimNode, replica: Replica, messages: tuple[Message, ...], *, fresh: bool
-    ) -> None:
+    def _synced(self, node: SimNode, replica: Replica, batch: ReadyBatch) -> None:
         if node.replica is not replica:
-            return  # crashed during the fsync: the messages die with the process
+            return  # crashed during the fsync: the batch dies with the process
+        if node.paused:
+            node.synced = batch  # a stopped process finishes nothing until it resumes
+            return
         node.busy = False
-        if self._release(node, replica, messages, fresh=fresh):
+        if self._finish(node, replica, batch):
             self.pump(node.id)
+
+    def _finish(self, node: SimNode, replica: Replica, batch: ReadyBatch) -> bool:
+        """Finish a written batch and send its messages; False: the node crashed."""
+        messages = replica.finish(batch)
+        ready = batch.ready
+        self.invariants.observe(node.id, replica.core.term, ready)
+        return self._release(node, replica, messages, fresh=bool(ready.entries))
 
     def _release(
         self, node: SimNode, replica: Replica, messages: tuple[Message, ...], *, fresh: bool

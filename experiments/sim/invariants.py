@@ -65,6 +65,11 @@ class RaftInvariants:
                     f"[{_describe(other)}] on n{other_node} but [{_describe(entry)}] on n{node_id}"
                 )
 
+    def node_stopped(self, node_id: int, error: str) -> None:
+        """A node's core found its own state impossible (``InvariantViolation``) and the
+        node stopped, as a real one does: only a safety bug gets there."""
+        self._report(f"n{node_id} stopped: {error}")
+
     def _report(self, violation: str) -> None:
         if len(self.violations) < MAX_REPORTED:
             self.violations.append(violation)

@@ -79,6 +79,11 @@ class RaftCore(Leader):
         """The first index still in the log (after compaction)."""
         return self._log.first_index
 
+    def term_at(self, index: int) -> int | None:
+        """The term of the entry at ``index`` (the snapshot's at its index); None when the
+        entry was compacted away or is beyond the end of the log."""
+        return self._log.term(index)
+
     def status(self) -> Status:
         """A snapshot of this node's state, with per-follower progress on a leader."""
         progress = tuple(
@@ -90,7 +95,7 @@ class RaftCore(Leader):
                 inflight=pr.inflight,
                 recent_active=pr.recent_active,
             )
-            for p, pr in sorted(self._prs.items())
+            for p, pr in sorted(self._leadership.progress.items())
             if p != self.id
         )
         return Status(
@@ -104,7 +109,7 @@ class RaftCore(Leader):
             first_index=self._log.first_index,
             last_index=self._log.last_index,
             last_term=self._log.last_term(),
-            lead_transferee=self._transferee,
+            lead_transferee=self._leadership.transferee,
             progress=progress,
         )
 
@@ -142,8 +147,9 @@ class RaftCore(Leader):
         """
         if self._role is not Role.LEADER:
             raise NotLeader(self._lead)
-        if self._transferee != NO_NODE:
-            raise ProposalDropped(f"leadership is being transferred to {self._transferee}")
+        transferee = self._leadership.transferee
+        if transferee != NO_NODE:
+            raise ProposalDropped(f"leadership is being transferred to {transferee}")
         return self._append(EntryType.NORMAL, data)
 
     def read_index(self, context: bytes) -> None:
@@ -251,7 +257,8 @@ class RaftCore(Leader):
         log = self._log
         return bool(
             self._msgs
-            or self._bcast_pending
+            or self._leadership.broadcast_pending
+            or self._warnings
             or log.unstable <= log.last_index
             or log.committed > log.applied
             or self._read_states
@@ -269,7 +276,7 @@ class RaftCore(Leader):
 
         Call ``advance`` with the result before the next ``ready``.
         """
-        if self._bcast_pending:
+        if self._leadership.broadcast_pending:
             self._bcast_append()
         hard = self._hard_state()
         soft = self._soft_state()
@@ -282,12 +289,14 @@ class RaftCore(Leader):
             read_states=tuple(self._read_states),
             dropped_reads=tuple(self._dropped_reads),
             soft_state=soft if soft != self._prev_soft else None,
+            warnings=tuple(self._warnings),
         )
         self._prev_hard = hard
         self._prev_soft = soft
         self._msgs = []
         self._read_states = []
         self._dropped_reads = []
+        self._warnings = []
         return rd
 
     def advance(self, ready: Ready) -> None:
@@ -376,8 +385,7 @@ class RaftCore(Leader):
         elif t is MT.HEARTBEAT:
             self._election_elapsed = 0
             self._lead = m.frm
-            self._log.commit_to(m.commit)
-            self._send(MT.HEARTBEAT_RESP, m.frm, context=m.context)
+            self._handle_heartbeat(m)
         elif t is MT.SNAP:
             self._election_elapsed = 0
             self._lead = m.frm
@@ -398,6 +406,7 @@ class RaftCore(Leader):
 
     def _handle_append(self, m: Message) -> None:
         log = self._log
+        log.check_committed(m.index, m.log_term, m.entries, f"leader {m.frm} of term {m.term}")
         if m.index < log.committed:
             self._send(MT.APP_RESP, m.frm, index=log.committed)
             return
@@ -409,6 +418,21 @@ class RaftCore(Leader):
         self._send(
             MT.APP_RESP, m.frm, index=m.index, reject=True, reject_hint=hint, log_term=hint_term
         )
+
+    def _handle_heartbeat(self, m: Message) -> None:
+        log = self._log
+        if m.commit <= log.last_index:
+            log.commit_to(m.commit)
+            self._send(MT.HEARTBEAT_RESP, m.frm, context=m.context)
+            return
+        # A heartbeat's commit is at most what we acknowledged holding to this leader,
+        # and nothing of this leader's is ever truncated: our storage lost entries.
+        self._warn(
+            f"leader {m.frm} counts this node as holding index {m.commit} but its log ends "
+            f"at {log.last_index}: storage lost acknowledged entries; asking for them again"
+        )
+        log.commit_to(m.commit)
+        self._send(MT.HEARTBEAT_RESP, m.frm, context=m.context, reject=True, index=log.last_index)
 
     def _handle_snapshot(self, m: Message) -> None:
         snap = m.snapshot

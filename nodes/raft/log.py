@@ -124,6 +124,32 @@ class RaftLog:
         self.commit_to(min(commit, last_new))
         return last_new
 
+    def check_committed(
+        self, prev_index: int, prev_term: int, entries: tuple[Entry, ...], source: str
+    ) -> None:
+        """Check that a leader's append agrees with every entry we committed.
+
+        A committed entry is on every later leader's log (Leader Completeness), so a
+        disagreement means a safety bug or storage that changed committed entries;
+        answering it would make the leader back off below our commit forever.
+
+        Raises:
+            InvariantViolation: the append claims another term at a committed index.
+        """
+        committed = self.committed
+        claims = [(prev_index, prev_term), *((e.index, e.term) for e in entries)]
+        for index, term in claims:
+            if index > committed:
+                continue
+            mine = self.term(index)
+            if mine is not None and mine != term:
+                msg = (
+                    f"{source} says entry {index} has term {term}, but this node committed "
+                    f"term {mine} there (a safety bug, or storage that changed committed "
+                    "entries); this node must stop"
+                )
+                raise InvariantViolation(msg)
+
     def _truncate_and_append(self, entries: tuple[Entry, ...]) -> None:
         first = entries[0].index
         del self._entries[first - self._offset - 1 :]

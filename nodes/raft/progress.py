@@ -78,6 +78,13 @@ class Progress:
         self.next = self.match + 1
         self._reset(ProgressState.REPLICATE)
 
+    def lost_entries(self, holds: int) -> None:
+        """The follower's log ends at ``holds``, below the ``match`` it acknowledged (its
+        storage lost entries): forget the higher match and probe again from there."""
+        self.match = holds
+        self.next = holds + 1
+        self._reset(ProgressState.PROBE)
+
     def become_snapshot(self, index: int) -> None:
         """A snapshot at ``index`` was sent; wait for it."""
         self._reset(ProgressState.SNAPSHOT)
@@ -114,7 +121,10 @@ class Progress:
                 return False
             self.next = self.match + 1
             return True
-        if self.next - 1 != rejected:
+        if self.next - 1 != rejected or rejected <= self.match:
+            # It answers an older probe, or denies an entry the follower acknowledged:
+            # that denial predates the acknowledgement (a follower that really lost
+            # entries says so in its heartbeat answer). Resending would spin.
             return False
         self.next = max(min(rejected, match_hint + 1), self.match + 1)
         self.probe_sent = False

@@ -67,6 +67,9 @@ class Ready:
     """Contexts of read_index requests that will never complete (fail them fast)."""
     soft_state: SoftState | None = None
     """Role or leader changed (None when unchanged)."""
+    warnings: tuple[str, ...] = ()
+    """Anomalies the core detected and worked around (e.g. a follower whose storage
+    lost entries it had acknowledged): the driver logs each one loudly."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

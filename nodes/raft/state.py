@@ -2,8 +2,10 @@
 
 Rules: no IO; standard library only. ``NodeState`` owns the node's whole
 mutable state; role behaviour lives in subclasses (``leader.Leader``, then
-``core.RaftCore``). Every role change goes through ``_reset`` so timers,
-votes, progress and pending reads are never left behind.
+``core.RaftCore``). Every role or term change goes through ``_reset``: it
+restarts the timers, clears the votes, fails the pending reads and replaces the
+leader's whole per-term state (``Leadership``) at once, so nothing of an old
+role or term is ever left behind.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import random
 
 from nodes.raft.config import Config
+from nodes.raft.leadership import Leadership
 from nodes.raft.log import RaftLog
 from nodes.raft.messages import (
     NO_NODE,
@@ -23,8 +26,6 @@ from nodes.raft.messages import (
     RestoredState,
     Snapshot,
 )
-from nodes.raft.progress import Progress
-from nodes.raft.readonly import ReadOnly
 from nodes.raft.ready import Role, SoftState
 from nodes.raft.restore import restore_log
 
@@ -49,19 +50,15 @@ class NodeState:
         self._role = Role.FOLLOWER
         self._lead = NO_NODE
         self._election_elapsed = 0
-        self._heartbeat_elapsed = 0
         self._timeout = config.election_tick
         self._votes: dict[NodeId, bool] = {}
-        self._prs: dict[NodeId, Progress] = {}
-        self._transferee = NO_NODE
-        self._reads = ReadOnly()
-        self._deferred_reads: list[tuple[bytes, NodeId]] = []
+        self._leadership = Leadership()
         self._forwarded_reads: list[bytes] = []
         self._msgs: list[Message] = []
         self._read_states: list[ReadState] = []
         self._dropped_reads: list[bytes] = []
         self._pending_snapshot: Snapshot | None = None
-        self._bcast_pending = False
+        self._warnings: list[str] = []
         self._prev_hard = HardState(term=self._term, vote=self._vote, commit=self._log.committed)
         self._prev_soft = SoftState(role=Role.FOLLOWER)
         self._become_follower(self._term, NO_NODE)
@@ -78,25 +75,24 @@ class NodeState:
         return SoftState(role=self._role, leader_id=self._lead)
 
     def _reset(self, term: int) -> None:
+        """The one place a role or term ends: every ``_become_*`` starts here."""
         if term != self._term:
             self._term = term
             self._vote = NO_NODE
         self._lead = NO_NODE
         self._election_elapsed = 0
-        self._heartbeat_elapsed = 0
         et = self._cfg.election_tick
         self._timeout = et + self._rng.randrange(et)
         self._votes = {}
-        self._prs = {}
-        self._transferee = NO_NODE
-        self._drop_reads()
+        ended, self._leadership = self._leadership, Leadership()
+        self._drop_reads(ended)
 
-    def _drop_reads(self) -> None:
-        for req in self._reads.drain():
+    def _drop_reads(self, ended: Leadership) -> None:
+        """Fail every read that was waiting on the role that just ended."""
+        for req in ended.reads.drain():
             self._answer_read(req.context, req.requester, index=0, reject=True)
-        for context, requester in self._deferred_reads:
+        for context, requester in ended.deferred_reads:
             self._answer_read(context, requester, index=0, reject=True)
-        self._deferred_reads = []
         self._dropped_reads.extend(self._forwarded_reads)
         self._forwarded_reads = []
 
@@ -150,6 +146,10 @@ class NodeState:
                 force=force,
             )
         )
+
+    def _warn(self, what: str) -> None:
+        """Report an anomaly the core worked around (``Ready.warnings``: log it loudly)."""
+        self._warnings.append(what)
 
     def _answer_read(
         self, context: bytes, requester: NodeId, *, index: int, reject: bool = False

@@ -2,7 +2,8 @@
 
 Rules: no IO here; value types are frozen dataclasses. ``StorageFailure``
 means the disk let us down (the node must stop); ``CorruptLogError`` means
-the data on disk is damaged in a way recovery must not paper over;
+the data on disk is damaged in a way recovery must not paper over (a missing
+or stale hard state file is such damage: ``LostHardStateError``);
 ``DataDirError`` means the directory we were given is unusable.
 """
 
@@ -70,6 +71,33 @@ class CorruptLogError(StorageError):
         )
         self.path = path
         self.offset = offset
+
+
+class LostHardStateError(CorruptLogError):
+    """The hard state file is missing, or older than the log next to it.
+
+    Term and vote are made durable before any entry of that term is written, so
+    a log with entries (or a snapshot) of term t and no hard state of term >= t
+    means the file was deleted or replaced. Starting anyway would forget the
+    vote: the node could vote twice in one term and elect two leaders.
+
+    Attributes:
+        path: the hard state file.
+    """
+
+    REMEDY = (
+        "restore that file from a backup of this data directory taken with the log; "
+        "if there is none, move the whole data directory aside and start the node empty, "
+        "so it catches up from the leader (one node at a time, while the others hold a "
+        "majority)"
+    )
+
+    def __init__(self, path: str, problem: str) -> None:
+        # Not CorruptLogError's wording ("corrupt log ... at byte"): nothing is corrupt,
+        # a file is gone, and the remedy is specific.
+        StorageError.__init__(self, f"{path}: {problem}; refusing to start: {self.REMEDY}")
+        self.path = path
+        self.offset = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -163,6 +163,10 @@ class WalStorage:
         entries = tuple(view.entries)
         self._first_term_index = (view.start or 0) + 1
         self._terms = [entry.term for entry in entries]
+        newest_term = max(entries[-1].term if entries else 0, 0 if meta is None else meta.term)
+        hardstate.check_covers_log(
+            self._fs, self._dir, hard, newest_term=newest_term, last_index=self.last_index
+        )
         commit = max(hard.commit, max_commit, self.snapshot_index)
         if commit > self.last_index:
             _log.warning("storage_commit_clamped", commit=commit, last_index=self.last_index)

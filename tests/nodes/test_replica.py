@@ -6,9 +6,10 @@ import random
 from pathlib import PurePosixPath
 
 import pytest
+import structlog
 
 from nodes.kv import Cas, Mismatch, Ok, Put
-from nodes.raft import Config, Entry, HardState, Message, NotLeader, Ready
+from nodes.raft import Config, Entry, HardState, Message, NotLeader, Ready, Snapshot
 from nodes.replica import (
     Applied,
     NotApplied,
@@ -16,11 +17,12 @@ from nodes.replica import (
     ReadDone,
     ReadFailed,
     ReadOutcome,
+    ReadyBatch,
     Replica,
     ReplicaOptions,
     Unknown,
 )
-from nodes.storage import SimFileSystem, WalStorage
+from nodes.storage import MemoryStorage, SimFileSystem, StorageFailure, WalStorage
 
 DATA = PurePosixPath("/data")
 
@@ -218,6 +220,95 @@ class TestNeedsDisk:
     def test_a_persisted_vote_is_remembered(self) -> None:
         """Once a term/vote was persisted, repeating it with a new commit needs no disk."""
         replica = Cluster().replicas[1]
-        replica.persist(Ready(hard_state=HardState(term=2, vote=1)))
+        replica.write(ReadyBatch(ready=Ready(hard_state=HardState(term=2, vote=1))))
 
         assert not replica.needs_disk(Ready(hard_state=HardState(term=2, vote=1, commit=4)))
+
+
+class SnapshotFailingStorage(MemoryStorage):
+    """Memory storage whose snapshot saves fail (a disk that dies while compacting)."""
+
+    def save_snapshot(self, snapshot: Snapshot) -> None:
+        msg = "fsync failed: EIO (simulated) while saving a snapshot"
+        raise StorageFailure(msg)
+
+
+def _single(storage: MemoryStorage, snapshot_every: int) -> Replica:
+    config = Config(id=1, voters=(1,), election_tick=10, heartbeat_tick=1)
+    replica = Replica(
+        config, storage, random.Random(1), ReplicaOptions(snapshot_every=snapshot_every)
+    )
+    replica.core.campaign()
+    replica.handle_ready()
+    assert replica.is_leader
+    return replica
+
+
+class TestReadyLoop:
+    def test_compaction_is_written_by_the_next_batch_not_by_finish(self) -> None:
+        """finish only snapshots in memory; the next batch carries the snapshot to write."""
+        storage = MemoryStorage()
+        replica = _single(storage, snapshot_every=3)
+        for i in range(3):
+            replica.propose(Put(key="x", value=str(i)), lambda _: None)
+        first = replica.next_batch()
+        assert first is not None
+        replica.write(first)
+        replica.finish(first)
+        saved_after_finish = storage.snapshot_index
+
+        second = replica.next_batch()
+        assert second is not None
+        replica.write(second)
+
+        assert (0, True) == (saved_after_finish, second.needs_disk)
+        assert (4, storage.snapshot_index) == (replica.snapshot_index, 4)
+        assert second.compaction is not None and 4 == second.compaction.meta.index
+        assert None is replica.next_batch()
+
+    def test_failing_snapshot_save_raises_from_write(self) -> None:
+        """A snapshot save that fails raises StorageFailure from write, where drivers guard."""
+        replica = _single(SnapshotFailingStorage(), snapshot_every=2)
+        for i in range(2):
+            replica.propose(Put(key="x", value=str(i)), lambda _: None)
+        first = replica.next_batch()
+        assert first is not None
+        replica.write(first)
+        replica.finish(first)  # compacts in memory: no IO, nothing raised
+
+        second = replica.next_batch()
+        assert second is not None
+        with pytest.raises(StorageFailure, match="while saving a snapshot"):
+            replica.write(second)
+
+    def test_inputs_between_write_and_finish_join_the_next_batch(self) -> None:
+        """Proposals made while a batch is being written are persisted together next time."""
+        storage = MemoryStorage()
+        replica = _single(storage, snapshot_every=100)
+        replica.propose(Put(key="a", value="1"), lambda _: None)
+        batch = replica.next_batch()
+        assert batch is not None
+        replica.write(batch)
+        replica.propose(Put(key="b", value="2"), lambda _: None)  # arrives mid-write
+        replica.propose(Put(key="c", value="3"), lambda _: None)
+        replica.finish(batch)
+
+        following = replica.next_batch()
+
+        assert following is not None
+        assert ([2], [3, 4]) == (
+            [e.index for e in batch.ready.entries],
+            [e.index for e in following.ready.entries],
+        )
+
+    def test_anomalies_are_logged_as_errors(self) -> None:
+        """A Ready warning from the core is logged at error level with its text."""
+        replica = _single(MemoryStorage(), snapshot_every=100)
+        batch = ReadyBatch(ready=Ready(warnings=("follower 2 lost entries",)))
+
+        with structlog.testing.capture_logs() as logs:
+            replica.finish(batch)
+
+        assert [("error", "follower 2 lost entries")] == [
+            (e["log_level"], e["detail"]) for e in logs if e["event"] == "raft_anomaly"
+        ]

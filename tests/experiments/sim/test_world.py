@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 
 from experiments.sim.cluster import CrashPoint, SimCluster
 from experiments.sim.events import NS_PER_MS, NS_PER_S, Scheduler
 from experiments.sim.network import LinkConditions, SimNetwork
+from nodes.kv import Put
+from nodes.raft import Entry, HardState, Message, MessageType
 from proxy.grudge import Grudge, isolate, one_way
 
 
@@ -173,3 +176,80 @@ class TestCluster:
 
         assert trapped
         assert trapped[0] == cluster.leader()
+
+    def test_inputs_during_an_fsync_join_the_next_batch(self) -> None:
+        """As on the server: proposals arriving while a batch is on the disk are written
+        together in the next batch, once the fsync is done."""
+        scheduler = Scheduler()
+        cluster = SimCluster(3, seed=5, scheduler=scheduler)
+        scheduler.run_until(2 * NS_PER_S)
+        leader = cluster.leader()
+        assert leader is not None
+        node = cluster.nodes[leader]
+        replica = node.replica
+        assert replica is not None and not node.busy
+        written: list[int] = []
+        real_save = replica.storage.save
+
+        def save(*, hard_state: HardState | None, entries: Sequence[Entry]) -> None:
+            written.append(len(entries))
+            real_save(hard_state=hard_state, entries=entries)
+
+        replica.storage.save = save  # type: ignore[method-assign]
+        for i in range(3):
+            replica.propose(Put(key="x", value=str(i)), lambda _: None)
+            cluster.pump(leader)
+        during_fsync = list(written)
+        scheduler.run_until(scheduler.now + 50 * NS_PER_MS)
+
+        assert [1] == during_fsync
+        assert [1, 2] == [n for n in written if n][:2]
+
+    def test_paused_node_finishes_its_batch_only_on_resume(self) -> None:
+        """A node paused during an fsync sends that batch's messages only once resumed."""
+        scheduler = Scheduler()
+        cluster = SimCluster(3, seed=5, scheduler=scheduler)
+        scheduler.run_until(2 * NS_PER_S)
+        leader = cluster.leader()
+        assert leader is not None
+        replica = cluster.nodes[leader].replica
+        assert replica is not None
+        replica.propose(Put(key="x", value="1"), lambda _: None)
+        cluster.pump(leader)
+        sent = cluster.network.stats.sent
+        cluster.pause(leader)
+        scheduler.run_until(scheduler.now + 5 * NS_PER_MS)
+        sent_while_paused = cluster.network.stats.sent - sent
+
+        cluster.resume(leader)
+
+        assert (0, True) == (sent_while_paused, cluster.network.stats.sent > sent)
+
+    def test_node_whose_core_finds_a_committed_conflict_stops(self) -> None:
+        """An append contradicting a committed entry stops the node and is reported, as on
+        the server (before, the pair looped until the run's event budget ran out)."""
+        scheduler = Scheduler()
+        cluster = SimCluster(3, seed=5, scheduler=scheduler)
+        scheduler.run_until(2 * NS_PER_S)
+        leader = cluster.leader()
+        assert leader is not None
+        follower = next(n for n in cluster.voters if n != leader)
+        replica = cluster.nodes[follower].replica
+        assert replica is not None and replica.core.commit_index > 0
+        core = replica.core
+        forged = Message(
+            type=MessageType.APP,
+            to=follower,
+            frm=leader,
+            term=core.term,
+            index=core.commit_index,
+            log_term=core.term + 5,
+        )
+
+        cluster.network.send(leader, follower, forged)
+        scheduler.run_until(scheduler.now + 100 * NS_PER_MS)
+
+        assert not cluster.nodes[follower].up
+        assert [f"n{follower} stopped: raft invariant violated: leader {leader}"] == [
+            v.split(" of term")[0] for v in cluster.invariants.violations
+        ]

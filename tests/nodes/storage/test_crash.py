@@ -49,6 +49,7 @@ SCRIPT: list[Operation] = [
     snap(3, 1),  # compaction keeping the suffix
     save(None, batch(7, 20, 2, size=24)),  # rolls over several segments
     save(HardState(term=2, vote=2, commit=15), []),  # commit only: nothing written
+    save(HardState(term=3, vote=0, commit=15), []),  # a new term is durable before its data
     snap(25, 3),  # installed from a leader: the log is replaced
     save(HardState(term=3, vote=0, commit=25), batch(26, 28, 3)),
     snap(27, 3),
@@ -162,6 +163,8 @@ def random_operations(rng: random.Random, count: int) -> list[Operation]:
             operation = snap(index, model.term_at(index) or term)
         elif roll < 0.2:
             term += 1
+            save(HardState(term=term, commit=commit), [])(model)  # the term comes first
+            operations.append(save(HardState(term=term, commit=commit), []))
             commit = last + rng.randint(1, 4)
             operation = snap(commit, term)
         else:

@@ -35,7 +35,7 @@ class TestOsFileSystem:
         """Garbage appended to the newest segment is truncated away on the real disk too."""
         storage = WalStorage(OsFileSystem(), tmp_path)
         storage.load()
-        storage.save(hard_state=None, entries=batch(1, 3, 1))
+        storage.save(hard_state=HardState(term=1, vote=1), entries=batch(1, 3, 1))
         storage.close()
         segment = tmp_path / "wal-0000000000000001.log"
         size = segment.stat().st_size

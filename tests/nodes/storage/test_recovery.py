@@ -8,7 +8,13 @@ import pytest
 from structlog.testing import capture_logs
 
 from nodes.raft.messages import Entry, HardState, Snapshot, SnapshotMeta
-from nodes.storage import CorruptLogError, DroppedTail, SimFileSystem, WalStorage
+from nodes.storage import (
+    CorruptLogError,
+    DroppedTail,
+    LostHardStateError,
+    SimFileSystem,
+    WalStorage,
+)
 from nodes.storage.codec import RECORD_HEADER, SEGMENT_MAGIC, encode_entries
 from nodes.storage.snapshots import snapshot_name
 
@@ -81,7 +87,7 @@ class TestTornTail:
         fs.truncate(SEGMENT, fs.size(SEGMENT) - 1)
         storage = WalStorage(fs, DIR)
         storage.load()
-        storage.save(hard_state=None, entries=batch(7, 2, term=2))
+        storage.save(hard_state=HardState(term=2, vote=1), entries=batch(7, 2, term=2))
         fs.crash()
         again = WalStorage(fs, DIR)
         restored = again.load()
@@ -140,7 +146,7 @@ class TestSnapshotRecovery:
         fs = SimFileSystem()
         storage = WalStorage(fs, DIR)
         storage.load()
-        storage.save(hard_state=None, entries=batch(1, 9))
+        storage.save(hard_state=HardState(term=1, vote=1), entries=batch(1, 9))
         for index in (2, 4):
             storage.save_snapshot(
                 Snapshot(meta=SnapshotMeta(index=index, term=1, voters=(1,)), data=b"s")
@@ -166,3 +172,66 @@ class TestSnapshotRecovery:
 
         with pytest.raises(CorruptLogError, match="covers only up to 0"):
             WalStorage(fs, DIR).load()
+
+
+class TestLostHardState:
+    """A missing or stale hard state file beside a log refuses to start (issue 11, item 4)."""
+
+    def test_deleted_hard_state_refuses_naming_the_file_and_the_remedy(
+        self, fs: SimFileSystem
+    ) -> None:
+        """With the hard state file gone, load raises LostHardStateError and changes nothing."""
+        fs.remove(DIR / "hardstate")
+        before = {name: fs.read(DIR / name) for name in fs.listdir(DIR)}
+
+        with pytest.raises(LostHardStateError) as caught:
+            WalStorage(fs, DIR).load()
+
+        message = str(caught.value)
+        assert str(DIR / "hardstate") == caught.value.path
+        assert "missing" in message and "term and vote are lost" in message
+        assert "restore that file from a backup" in message
+        assert before == {name: fs.read(DIR / name) for name in fs.listdir(DIR)}
+
+    def test_hard_state_older_than_the_log_refuses(self) -> None:
+        """A hard state file of an older term than the log's newest entry is refused."""
+        fs = SimFileSystem()
+        storage = WalStorage(fs, DIR)
+        storage.load()
+        storage.save(hard_state=HardState(term=1, vote=1), entries=batch(1, 3))
+        old = fs.read(DIR / "hardstate")
+        storage.save(hard_state=HardState(term=2, vote=2), entries=batch(4, 2, term=2))
+        storage.close()
+        fs.remove(DIR / "hardstate")
+        handle = fs.open_append(DIR / "hardstate")
+        handle.write(old)
+        handle.close()
+
+        with pytest.raises(LostHardStateError, match="says term 1, but the log beside it"):
+            WalStorage(fs, DIR).load()
+
+    def test_snapshot_without_hard_state_refuses(self) -> None:
+        """A snapshot alone (its log compacted away) also needs its hard state."""
+        fs = SimFileSystem()
+        storage = WalStorage(fs, DIR)
+        storage.load()
+        storage.save(hard_state=HardState(term=1, vote=1), entries=batch(1, 3))
+        storage.save_snapshot(Snapshot(meta=SnapshotMeta(index=3, term=1, voters=(1,))))
+        fs.remove(DIR / "hardstate")
+
+        with pytest.raises(LostHardStateError):
+            WalStorage(fs, DIR).load()
+
+    def test_node_that_never_had_a_term_starts(self) -> None:
+        """An empty WAL segment and no hard state (crashed before its first term) is fine."""
+        fs = SimFileSystem()
+        WalStorage(fs, DIR).load()
+        fs.crash()
+
+        restored = WalStorage(fs, DIR).load()
+
+        assert (HardState(), None, ()) == (
+            restored.hard_state,
+            restored.snapshot,
+            restored.entries,
+        )

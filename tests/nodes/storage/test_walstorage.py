@@ -21,6 +21,8 @@ from nodes.storage.simfs import SimAppendFile
 from nodes.storage.snapshots import snapshot_name
 
 DIR = PurePosixPath("/data/n1")
+TERM_1 = HardState(term=1, vote=1)
+"""Term and vote are durable before entries of their term (recovery checks it)."""
 
 
 def entries(first: int, last: int, term: int, tag: bytes = b"v") -> list[Entry]:
@@ -105,7 +107,7 @@ class TestRoundTrip:
     def test_entries_spanning_segments(self, fs: SimFileSystem, storage: WalStorage) -> None:
         """A log larger than a segment is split over several files and read back whole."""
         for first in range(1, 200, 10):
-            storage.save(hard_state=None, entries=entries(first, first + 9, 1, b"x" * 40))
+            storage.save(hard_state=TERM_1, entries=entries(first, first + 9, 1, b"x" * 40))
         fs.crash()
         again = reopen(fs)
         restored = again.load()
@@ -138,7 +140,7 @@ class TestCompaction:
     ) -> None:
         """After a snapshot, old segments are deleted and later entries survive a crash."""
         for first in range(1, 100, 10):
-            storage.save(hard_state=None, entries=entries(first, first + 9, 1, b"x" * 40))
+            storage.save(hard_state=TERM_1, entries=entries(first, first + 9, 1, b"x" * 40))
         segments_before = storage.wal_segments
         storage.save_snapshot(snapshot(90, 1))
         fs.crash()
@@ -153,7 +155,8 @@ class TestCompaction:
         self, fs: SimFileSystem, storage: WalStorage
     ) -> None:
         """A snapshot whose term disagrees with the log at its index discards the whole log."""
-        storage.save(hard_state=None, entries=entries(1, 10, 1))
+        storage.save(hard_state=TERM_1, entries=entries(1, 10, 1))
+        storage.save(hard_state=HardState(term=3), entries=[])  # the term comes first
         storage.save_snapshot(snapshot(5, 3))
         storage.save(hard_state=None, entries=entries(6, 7, 3))
         fs.crash()
