@@ -18,6 +18,8 @@ import structlog
 
 from nodes.client import Client
 from nodes.server import SettingsError, load_settings, serve
+from nodes.server.auth import PeerAuthError, write_secret
+from nodes.server.config import Unsafe
 
 EXIT_FAIL = 1
 EXIT_UNKNOWN = 3
@@ -25,9 +27,35 @@ EXIT_UNKNOWN = 3
 
 @click.command()
 @click.option("--id", "node_id", type=int, help="This node's id (1..99).")
-@click.option("--listen", help="HOST:PORT this node serves on.")
-@click.option("--peers", help='Where this node sends to each peer: "2=HOST:PORT,3=HOST:PORT".')
+@click.option("--listen", help="HOST:PORT of the client listener (Kv and Admin).")
+@click.option(
+    "--peer-listen", help="HOST:PORT of the peer listener (Raft peers only; needed with peers)."
+)
+@click.option(
+    "--peers",
+    help='Where this node reaches each peer\'s peer listener: "2=HOST:PORT,3=HOST:PORT".',
+)
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--cluster-id",
+    help="The cluster's name; peers of another cluster are refused [default: chaoslab].",
+)
+@click.option(
+    "--peer-secret-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The cluster's shared peer secret, mode 0600 (`chaoslab admin init-secret FILE`).",
+)
+@click.option(
+    "--peer-tls-cert",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Mutual TLS on peer links: this node's certificate (PEM; with --peer-tls-key/-ca).",
+)
+@click.option("--peer-tls-key", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--peer-tls-ca", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--peer-tls-server-name",
+    help="The name every peer certificate carries (SAN) [default: chaoslab-peer].",
+)
 @click.option(
     "--client-addresses",
     help='Where clients reach each node (NOT_LEADER redirects): "1=HOST:PORT,...".',
@@ -52,13 +80,27 @@ EXIT_UNKNOWN = 3
     default=None,
     help="Followers forward writes to the leader instead of answering NOT_LEADER.",
 )
+@click.option(
+    "--unsafe",
+    multiple=True,
+    type=click.Choice([u.value for u in Unsafe]),
+    help="UNSAFE lab switch, for chaos experiments only: break the node on purpose "
+    "(repeatable).",
+)
 @click.option("--snapshot-every", type=int, help="Compact after this many applied entries.")
 @click.option("--seed", type=int, help="Seed the election timeouts (default: random).")
 def node(
     node_id: int | None,
     listen: str | None,
+    peer_listen: str | None,
     peers: str | None,
     data_dir: Path | None,
+    cluster_id: str | None,
+    peer_secret_file: Path | None,
+    peer_tls_cert: Path | None,
+    peer_tls_key: Path | None,
+    peer_tls_ca: Path | None,
+    peer_tls_server_name: str | None,
     client_addresses: str | None,
     config_file: Path | None,
     tick_ms: int | None,
@@ -66,6 +108,7 @@ def node(
     heartbeat_tick: int | None,
     sync: str | None,
     forward_writes: bool | None,
+    unsafe: tuple[str, ...],
     snapshot_every: int | None,
     seed: int | None,
 ) -> None:
@@ -73,14 +116,22 @@ def node(
     cli = {
         "id": node_id,
         "listen": listen,
+        "peer_listen": peer_listen,
         "peers": peers,
         "data_dir": data_dir,
+        "cluster_id": cluster_id,
+        "peer_secret_file": peer_secret_file,
+        "peer_tls_cert": peer_tls_cert,
+        "peer_tls_key": peer_tls_key,
+        "peer_tls_ca": peer_tls_ca,
+        "peer_tls_server_name": peer_tls_server_name,
         "client_addresses": client_addresses,
         "tick_ms": tick_ms,
         "election_tick": election_tick,
         "heartbeat_tick": heartbeat_tick,
         "sync": sync,
         "forward_writes": forward_writes,
+        "unsafe": unsafe or None,
         "snapshot_every": snapshot_every,
     }
     try:
@@ -130,6 +181,22 @@ def admin_status(address: str, as_json: bool, timeout: float) -> None:
             click.echo(f"{name}: {value}")
     for peer in data["peers"]:
         click.echo("peer: " + " ".join(f"{k}={v}" for k, v in peer.items()))
+
+
+@admin.command("init-secret")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+def admin_init_secret(path: Path) -> None:
+    """Create PATH holding a fresh peer secret (mode 0600), unless it exists.
+
+    The secret itself is never printed. Every node of a cluster reads the same file
+    (--peer-secret-file).
+    """
+    try:
+        created = write_secret(path)
+    except PeerAuthError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"{'created' if created else 'kept the existing'} peer secret {path}")
 
 
 @admin.command("transfer-leader")

@@ -27,14 +27,16 @@ def proxy() -> None:
     type=int,
     default=20000,
     show_default=True,
-    help="Proxy ports are base + 100*src + dst (src 0 for client proxies).",
+    help="Proxy ports are base + 10*src + dst (src 0 for client proxies; 100*src from 10 "
+    "nodes on).",
 )
 @click.option(
     "--node-port",
     type=int,
     default=7000,
     show_default=True,
-    help="local: node i listens on node-port + i; compose: every node on node-port.",
+    help="local: node i serves clients on node-port + i, peers on node-port + 100 + i; "
+    "compose: every node on node-port (clients) and node-port + 100 (peers).",
 )
 @click.option(
     "--mode",

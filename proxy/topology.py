@@ -11,21 +11,30 @@ Proxies
     * one per node for clients: ``client_n3`` forwards client traffic to n3.
 
 Ports (deterministic, computable both ways)
-    ``port = base_port + 100 * src + dst`` where ``src`` is the sending node's id, or 0 for
-    the client proxies. With the default base 20000: ``client_n3`` is 20003, ``n1_n2`` is
-    20102, ``n5_n4`` is 20504. Hence at most 99 nodes, and the highest port,
-    ``base_port + 101 * N``, must stay below 65536. ``Topology.proxy_at(port)`` inverts it.
+    ``port = base_port + stride * src + dst`` where ``src`` is the sending node's id, or 0
+    for the client proxies, and ``stride`` is 10 for clusters of up to 9 nodes (100 for
+    larger ones): each digit names a node. With the default base 20000 and 5 nodes:
+    ``client_n3`` is 20003, ``n1_n2`` 20012, ``n5_n4`` 20054; the whole mesh fits in
+    ``base_port + 1 .. base_port + 11 * N - 1`` (a block of 55 ports for 5 nodes).
+    ``base_port`` itself is never a proxy: a local cluster puts the Toxiproxy API there.
+    ``Topology.proxy_at(port)`` inverts the formula.
+
+Nodes have two listeners (as etcd's 2379/2380): the client listener (Kv, Admin) and the
+peer listener (Raft peers only), ``PEER_PORT_OFFSET`` (100) above it. Client proxies
+forward to a node's client listener, link proxies to its peer listener.
 
 Placement (where things run)
     * ``local``: nodes and the Toxiproxy server on one machine. Proxies bind
-      ``127.0.0.1:PORT``; node i listens on ``127.0.0.1:(node_port + i)``; nodes and clients
-      reach the proxies at ``127.0.0.1:PORT``.
+      ``127.0.0.1:PORT``; node i serves clients on ``127.0.0.1:(node_port + i)`` and peers
+      on ``127.0.0.1:(node_port + 100 + i)``; nodes and clients reach the proxies at
+      ``127.0.0.1:PORT``.
     * ``compose``: docker compose. Proxies bind ``0.0.0.0:PORT`` inside the Toxiproxy
-      container; node i is the service ``n{i}`` listening on ``node_port`` in its own
-      container, so upstreams are ``n{i}:node_port``; nodes and clients reach the proxies at
-      ``toxiproxy:PORT`` (the service name). Toxiproxy shows ``0.0.0.0:N`` as ``[::]:N``, so
-      a later POST /populate of this config replaces (re-creates) those proxies; give the
-      config to ``toxiproxy -config`` at start instead.
+      container; node i is the service ``n{i}`` serving clients on ``node_port`` and peers
+      on ``node_port + 100`` in its own container, so upstreams are ``n{i}:node_port`` and
+      ``n{i}:(node_port + 100)``; nodes and clients reach the proxies at ``toxiproxy:PORT``
+      (the service name). Toxiproxy shows ``0.0.0.0:N`` as ``[::]:N``, so a later POST
+      /populate of this config replaces (re-creates) those proxies; give the config to
+      ``toxiproxy -config`` at start instead.
 """
 
 from __future__ import annotations
@@ -36,11 +45,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MAX_NODES = 99
-"""The port formula gives each sender a block of 100 ports, so ids stop at 99."""
+"""The port formula gives each sender a block of 100 ports at most, so ids stop at 99."""
 
 DEFAULT_BASE_PORT = 20000
 DEFAULT_NODE_PORT = 7000
+PEER_PORT_OFFSET = 100
+"""A node's peer listener is this far above its client listener."""
 MAX_PORT = 65535
+
+
+def port_stride(nodes: int) -> int:
+    """The proxy port formula's stride: 10 up to 9 nodes (one digit per id), else 100."""
+    return 10 if nodes <= 9 else 100
+
 
 _NAME = re.compile(r"^(?:client|n(?P<src>[1-9][0-9]?))_n(?P<dst>[1-9][0-9]?)$")
 
@@ -117,7 +134,8 @@ class Placement:
     node_host: str = "127.0.0.1"
     """``local`` only: the host the node processes listen on."""
     node_port: int = DEFAULT_NODE_PORT
-    """``local``: node i listens on ``node_port + i``; ``compose``: every node on this port."""
+    """``local``: node i serves clients on ``node_port + i``; ``compose``: every node on this
+    port. Peer listeners are ``PEER_PORT_OFFSET`` higher."""
 
     @classmethod
     def local(cls, *, host: str = "127.0.0.1", node_port: int = DEFAULT_NODE_PORT) -> Placement:
@@ -172,10 +190,16 @@ class Placement:
         return cls.compose(node_port=node_port)
 
     def node_address(self, node: int) -> str:
-        """Return where node ``node`` itself listens (a proxy's upstream), ``host:port``."""
+        """Return node ``node``'s client listener (a client proxy's upstream), ``host:port``."""
         if self.mode is Mode.LOCAL:
             return f"{self.node_host}:{self.node_port + node}"
         return f"{node_name(node)}:{self.node_port}"
+
+    def peer_address(self, node: int) -> str:
+        """Return node ``node``'s peer listener (a link proxy's upstream), ``host:port``."""
+        if self.mode is Mode.LOCAL:
+            return f"{self.node_host}:{self.node_port + PEER_PORT_OFFSET + node}"
+        return f"{node_name(node)}:{self.node_port + PEER_PORT_OFFSET}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -191,7 +215,8 @@ class ProxySpec:
     listen: str
     """The listen address to give Toxiproxy."""
     upstream: str
-    """Where Toxiproxy forwards to (the node's own address)."""
+    """Where Toxiproxy forwards to: the node's client listener (client proxies) or its peer
+    listener (link proxies)."""
     address: str
     """Where nodes and clients connect to reach ``dst`` through this proxy."""
 
@@ -227,26 +252,45 @@ class Topology:
         if not 1 <= self.nodes <= MAX_NODES:
             msg = f"nodes={self.nodes}: a topology has 1 to {MAX_NODES} nodes"
             raise TopologyError(msg)
-        highest = self.base_port + 101 * self.nodes
+        span = self._highest_offset()
+        highest = self.base_port + span
         if self.base_port < 0 or highest > MAX_PORT:
             msg = (
                 f"base_port={self.base_port}: with {self.nodes} nodes the proxy ports run "
-                f"to base_port + {101 * self.nodes} = {highest}, beyond {MAX_PORT}"
+                f"to base_port + {span} = {highest}, beyond {MAX_PORT}"
             )
             raise TopologyError(msg)
         node_low = self.placement.node_port + 1
-        node_high = self.placement.node_port + self.nodes
+        node_high = self.placement.node_port + PEER_PORT_OFFSET + self.nodes
         if node_low < 1 or node_high > MAX_PORT:
-            msg = f"node_port={self.placement.node_port}: node ports must lie in 1..{MAX_PORT}"
+            msg = (
+                f"node_port={self.placement.node_port}: node ports (client and peer) must lie "
+                f"in 1..{MAX_PORT}"
+            )
             raise TopologyError(msg)
         if self.placement.mode is Mode.LOCAL:
-            clash = [p for p in range(node_low, node_high + 1) if self._is_proxy_port(p)]
+            node_ports = [
+                self.placement.node_port + offset + node
+                for offset in (0, PEER_PORT_OFFSET)
+                for node in self.node_ids
+            ]
+            clash = [p for p in node_ports if self._is_proxy_port(p) or p == self.base_port]
             if clash:
+                taken = (
+                    "the base port"
+                    if clash[0] == self.base_port
+                    else f"the port of proxy {self.proxy_at(clash[0])}"
+                )
                 msg = (
-                    f"node_port={self.placement.node_port}: node port {clash[0]} is also the "
-                    f"port of proxy {self.proxy_at(clash[0])}; move node_port or base_port"
+                    f"node_port={self.placement.node_port}: node port {clash[0]} is also "
+                    f"{taken}; move node_port or base_port"
                 )
                 raise TopologyError(msg)
+
+    @property
+    def stride(self) -> int:
+        """The port formula's stride (see the module docstring)."""
+        return port_stride(self.nodes)
 
     @property
     def node_ids(self) -> tuple[int, ...]:
@@ -276,7 +320,7 @@ class Topology:
             TopologyError: if no proxy of this topology has that name.
         """
         src, dst = self._parse(name)
-        return self.base_port + 100 * (src or 0) + dst
+        return self.base_port + self.stride * (src or 0) + dst
 
     def proxy_at(self, port: int) -> str:
         """Return the name of the proxy listening on ``port`` (the inverse of ``port``).
@@ -287,7 +331,7 @@ class Topology:
         if not self._is_proxy_port(port):
             msg = f"port {port} belongs to no proxy of this topology"
             raise TopologyError(msg)
-        src, dst = divmod(port - self.base_port, 100)
+        src, dst = divmod(port - self.base_port, self.stride)
         return self._name(src or None, dst)
 
     def proxy(self, name: str) -> ProxySpec:
@@ -297,15 +341,16 @@ class Topology:
             TopologyError: if no proxy of this topology has that name.
         """
         src, dst = self._parse(name)
-        port = self.base_port + 100 * (src or 0) + dst
+        port = self.base_port + self.stride * (src or 0) + dst
         placement = self.placement
+        upstream = placement.node_address(dst) if src is None else placement.peer_address(dst)
         return ProxySpec(
             name=name,
             src=src,
             dst=dst,
             port=port,
             listen=f"{placement.listen_host}:{port}",
-            upstream=placement.node_address(dst),
+            upstream=upstream,
             address=f"{placement.proxy_host}:{port}",
         )
 
@@ -345,11 +390,24 @@ class Topology:
         return {n: self.client_proxy(n).address for n in self.node_ids}
 
     def node_address(self, node: int) -> str:
-        """Return where node ``node`` itself listens (never used by peers or clients)."""
+        """Return node ``node``'s own client listener (clients use its client proxy)."""
         return self.placement.node_address(self.check_node(node))
 
+    def peer_listen_address(self, node: int) -> str:
+        """Return node ``node``'s own peer listener (peers use the link proxies)."""
+        return self.placement.peer_address(self.check_node(node))
+
+    @property
+    def span(self) -> range:
+        """Every port from ``base_port`` to the highest proxy port (the block to reserve)."""
+        return range(self.base_port, self.base_port + self._highest_offset() + 1)
+
+    def _highest_offset(self) -> int:
+        # n{N}_n{N-1} is the highest proxy; a 1-node cluster has only client_n1.
+        return self.stride * self.nodes + self.nodes - 1 if self.nodes > 1 else 1
+
     def _is_proxy_port(self, port: int) -> bool:
-        src, dst = divmod(port - self.base_port, 100)
+        src, dst = divmod(port - self.base_port, self.stride)
         return (
             port >= self.base_port
             and 0 <= src <= self.nodes

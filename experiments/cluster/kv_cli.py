@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from experiments.cluster.cli import DEFAULT_DIR
+from experiments.cluster.cli import DEFAULT_DIR, DIR_ENV
 from experiments.cluster.state import ClusterError, load_state
 from nodes.client import Client, InvalidRequest, Outcome
 from nodes.kv import InvalidCommand
@@ -26,10 +26,24 @@ EXIT_FAIL = 1
 EXIT_UNKNOWN = 3
 
 
+def check_address(address: str) -> str:
+    """Return ``address`` if it is ``HOST:PORT`` with a port in 1..65535.
+
+    Raises:
+        click.BadParameter: otherwise (bad input: nothing is sent).
+    """
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        msg = f"{address!r} is not HOST:PORT with a port in 1..65535"
+        raise click.BadParameter(msg, param_hint="--address")
+    return address
+
+
 def _addresses(address: tuple[str, ...], cluster_dir: Path | None) -> list[str]:
     if address:
-        return [a.strip() for item in address for a in item.split(",") if a.strip()]
-    directory = cluster_dir or Path(os.environ.get("CHAOSLAB_DATA_DIR", DEFAULT_DIR))
+        return [check_address(a.strip()) for item in address for a in item.split(",") if a.strip()]
+    from_env = next((os.environ[name] for name in DIR_ENV if os.environ.get(name)), None)
+    directory = cluster_dir or Path(from_env or DEFAULT_DIR)
     try:
         return load_state(directory).client_addresses
     except ClusterError as exc:
@@ -46,7 +60,8 @@ def _target(func: Any) -> Any:
     func = click.option(
         "--cluster-dir",
         type=click.Path(path_type=Path, file_okay=False),
-        help=f"Use the local cluster recorded here [default: $CHAOSLAB_DATA_DIR or {DEFAULT_DIR}].",
+        help="Use the local cluster recorded here "
+        f"[default: $CHAOSLAB_CLUSTER_DIR or {DEFAULT_DIR}].",
     )(func)
     return click.option(
         "--timeout",

@@ -39,7 +39,14 @@ def spawn(argv: list[str], log: Path, *, env: dict[str, str] | None = None) -> i
             start_new_session=True,
             env=child_env,
         )
+    # Keep the Popen: a collected one whose child still runs is reaped silently by the next
+    # Popen (subprocess._cleanup), and then nobody could say how the child ended.
+    _CHILDREN[process.pid] = process
     return process.pid
+
+
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+"""Our children's Popen objects, by pid, until they are reaped."""
 
 
 _EXITS: dict[int, str] = {}
@@ -54,6 +61,9 @@ def _reap(pid: int) -> bool:
         return False
     if done != pid:
         return False
+    child = _CHILDREN.pop(pid, None)
+    if child is not None:
+        child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
     if os.WIFSIGNALED(status):
         _EXITS[pid] = f"killed by signal {os.WTERMSIG(status)}"
     else:
@@ -97,7 +107,9 @@ def is_running(pid: int | None, argv: list[str]) -> bool:
     if _zombie(pid):
         return False
     cmdline = _cmdline(pid)
-    if cmdline is None:  # no /proc: trust the signal probe
+    # No /proc, or a child still inside exec (vfork resumes us before the kernel has set up
+    # the new command line, which then reads empty): trust the signal probe.
+    if not cmdline:
         return True
     return " ".join(argv[-4:]) in cmdline
 
@@ -122,11 +134,24 @@ def kill(pid: int | None, argv: list[str]) -> bool:
     return True
 
 
+def send_signal(pid: int | None, argv: list[str], sig: signal.Signals) -> bool:
+    """Send ``sig`` (e.g. SIGSTOP, SIGCONT) if the process runs; True when it was running."""
+    if pid is None or not is_running(pid, argv):
+        return False
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def terminate(pid: int | None, argv: list[str], *, grace_s: float = 5.0) -> bool:
-    """SIGTERM, then SIGKILL after ``grace_s``; True when it was running."""
+    """SIGTERM (after a SIGCONT, in case it is stopped), then SIGKILL after ``grace_s``;
+    True when it was running."""
     if pid is None or not is_running(pid, argv):
         return False
     with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGCONT)
         os.kill(pid, signal.SIGTERM)
     if not wait_exit(pid, argv, grace_s):
         kill(pid, argv)

@@ -1,20 +1,26 @@
-"""The record of a local cluster: ``DATA_DIR/cluster.json``, so any terminal can manage it.
+"""The record of a local cluster: ``DIR/cluster.json``, so any terminal can manage it.
 
 Rules: pydantic models plus reading and (atomically) writing that one file; no
-processes are touched here.
+processes are touched here. The record holds what another terminal needs to undo
+anything started from this one: process ids, paused nodes, active faults (and the pid
+of a loss flapper). It never holds the peer secret, only the path of its file.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from nodes.errors import NodeError
 
 STATE_FILE = "cluster.json"
-STATE_VERSION = 1
+STATE_VERSION = 2
+"""Version 2 adds peer listeners, the cluster id and secret, paused nodes, the proxy kind
+and active faults; a version-1 record still loads (with none of them)."""
+ProxyKind = Literal["embedded", "server", "external"]
 
 
 class ClusterError(NodeError):
@@ -40,19 +46,42 @@ class NodeEntry(ProcessEntry):
 
     id: int
     listen: str
-    """Where the node itself listens."""
+    """The node's own client listener (Kv, Admin)."""
+    peer_listen: str = ""
+    """The node's own peer listener (Raft peers only)."""
     client_address: str
-    """Where clients reach it (its client proxy with ``--with-proxy``)."""
+    """Where clients reach it (its client proxy with a proxy)."""
     data_dir: str
+    paused: bool = False
+    """Stopped with SIGSTOP by ``cluster pause`` (until ``resume``)."""
 
 
 class ProxyEntry(ProcessEntry):
-    """The embedded Toxiproxy server."""
+    """The Toxiproxy server the links cross: started here (embedded or a real
+    ``toxiproxy-server``) or already running (external: no process of ours)."""
 
+    kind: ProxyKind = "embedded"
     api_port: int
     base_port: int
     node_port: int
-    """Topology ``node_port``: node i listens on ``node_port + i``."""
+    """Topology ``node_port``: node i listens on ``node_port + i`` (peers on + 100)."""
+    url: str = ""
+    """The API URL (every kind; external ones may be on another port than ``api_port``)."""
+
+
+class FaultEntry(BaseModel):
+    """A fault started from the CLI and not yet healed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    f: str
+    description: str
+    value: dict[str, Any] = Field(default_factory=dict)
+    started_at: float
+    """Unix time it started."""
+    pid: int | None = None
+    """The loss flapper process, for faults that need one."""
+    argv: list[str] = Field(default_factory=list)
 
 
 class ClusterState(BaseModel):
@@ -61,8 +90,11 @@ class ClusterState(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: int = STATE_VERSION
+    cluster_id: str = ""
+    peer_secret_file: str = ""
     nodes: list[NodeEntry]
     proxy: ProxyEntry | None = None
+    faults: list[FaultEntry] = Field(default_factory=list)
 
     def node(self, node_id: int) -> NodeEntry:
         """Return node ``node_id``.
@@ -84,8 +116,10 @@ class ClusterState(BaseModel):
 
     @property
     def proxy_url(self) -> str | None:
-        """The Toxiproxy API URL, when the cluster runs behind the embedded proxy."""
-        return None if self.proxy is None else f"http://127.0.0.1:{self.proxy.api_port}"
+        """The Toxiproxy API URL, when the cluster runs behind a proxy."""
+        if self.proxy is None:
+            return None
+        return self.proxy.url or f"http://127.0.0.1:{self.proxy.api_port}"
 
 
 def state_path(data_dir: Path) -> Path:
@@ -117,8 +151,16 @@ def load_state(data_dir: Path) -> ClusterState:
 
 
 def save_state(data_dir: Path, state: ClusterState) -> None:
-    """Write the cluster record atomically (write a temporary file, then rename)."""
+    """Write the cluster record atomically (write a temporary file, then rename).
+
+    Raises:
+        ClusterError: the directory is not writable.
+    """
     path = state_path(data_dir)
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(state.model_dump(), indent=2) + "\n")
-    tmp.replace(path)
+    try:
+        tmp.write_text(json.dumps(state.model_dump(), indent=2) + "\n")
+        tmp.replace(path)
+    except OSError as exc:
+        msg = f"cannot write {path}: {exc.strerror or exc}"
+        raise ClusterError(msg) from None

@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
-from experiments.cluster.local import LocalCluster, NodeReport, UpOptions, find_node_base
+from experiments.cluster.layout import find_base
+from experiments.cluster.local import LocalCluster, NodeReport, UpOptions
 
 T = TypeVar("T")
 
@@ -61,14 +62,21 @@ def running_cluster(data_dir: Path, options: UpOptions | None = None) -> Iterato
     """Start a local cluster in ``data_dir``; stop it afterwards, purging its data unless
     the body failed (then data and logs stay for the post-mortem).
 
-    Without a ``base_port``, node ports are a free block at a random place in
-    40000-59999, so concurrent test runs on one machine do not race for the same ports.
+    Without a ``base_port``, the cluster's ports (``layout``) are a free block at a random
+    place in 40000-59999, so concurrent test runs on one machine do not race for them.
     """
     cluster = LocalCluster(data_dir)
     chosen = options or UpOptions()
     if chosen.base_port is None:
-        start = random.Random().randrange(40_000, 60_000, 10)
-        chosen = dataclasses.replace(chosen, base_port=find_node_base(chosen.nodes, start=start))
+        start = random.Random().randrange(40_000, 59_000, 10)
+        base = find_base(
+            chosen.nodes,
+            with_proxy=chosen.proxied,
+            proxy_base_port=chosen.proxy_base_port,
+            start=start,
+            attempts=20,
+        )
+        chosen = dataclasses.replace(chosen, base_port=base)
     try:
         cluster.up(chosen, wait_s=30)
         yield cluster

@@ -18,6 +18,7 @@ from typing import Any
 
 import grpc
 
+from experiments.backends.base import agreed_leader as agreed
 from experiments.cluster import NodeReport
 from nodes.client import AsyncClient, NodeView, Outcome
 
@@ -75,27 +76,11 @@ def cluster_status(
 
 
 def agreed_leader(reports: Sequence[NodeReport]) -> int | None:
-    """Return the leader a majority of the nodes agree on (same id and term), or None.
+    """Return the leader a majority of the nodes agree on (same id and term), or None
+    (``experiments.backends.base.agreed_leader`` over the reports).
 
     Args:
         reports: one status report per node of the cluster.
-
-    Returns:
-        The leader's id, when a node says it leads and a majority of all nodes (itself
-        included) name it as leader in its term.
     """
-    quorum = len(reports) // 2 + 1
-    for report in reports:
-        view = report.view
-        if view is None or view.role != "leader":
-            continue
-        agree = sum(
-            1
-            for other in reports
-            if other.view is not None
-            and other.view.leader_id == view.id
-            and other.view.term == view.term
-        )
-        if agree >= quorum:
-            return view.id
-    return None
+    found = agreed(tuple(r.state() for r in reports), len(reports))
+    return None if found is None else found.id

@@ -5,18 +5,26 @@ committed top-level ``docker-compose.yml`` (a test keeps them equal); other size
 ``chaoslab docker compose-file --nodes N``.
 
 What the file encodes:
-    * services ``toxiproxy``, ``n1``..``nN`` and ``runner`` (profile ``runner``);
-    * every node's peer addresses are the proxies of its outgoing links and its client
-      addresses the client proxies (``proxy.topology`` in compose mode), so every byte
-      between nodes, and from clients, crosses Toxiproxy;
+    * services ``toxiproxy``, ``peer-secret`` (a one-shot init), ``n1``..``nN`` and
+      ``runner`` (profile ``runner``);
+    * every node serves clients on ``node_port`` and peers on ``node_port + 100``; its peer
+      addresses are the proxies of its outgoing links (which forward to the peers' peer
+      listeners) and its client addresses the client proxies (``proxy.topology`` in
+      compose mode), so every byte between nodes, and from clients, crosses Toxiproxy;
+    * ``peer-secret`` writes a fresh peer secret (``chaoslab admin init-secret``, mode 0600,
+      never printed) to the ``peer-secret`` volume the first time the project comes up;
+      nodes start after it succeeded and read it (read-only) with ``CHAOSLAB_PEER_SECRET_FILE``;
+      ``down -v`` removes it with the data. The cluster id is ``$CHAOSLAB_CLUSTER_ID``
+      (default ``chaoslab``);
     * proxies are created at start from a mounted JSON file (``--config``), never by a later
       POST /populate (Toxiproxy reports ``0.0.0.0:N`` as ``[::]:N`` and would re-create them);
     * one command line for both Toxiproxy images: Go's flag package (Shopify's server) and
       click (``chaoslab proxy serve``, the entrypoint of ``chaoslab/toxiproxy``) both accept
       ``--name=value``, so ``command`` is ``--host=0.0.0.0 --port=8474 --config=FILE``;
     * ports are published on 127.0.0.1 only (API and client proxies; an empty ``*_PORT``
-      variable picks a free host port); nodes run unprivileged (no capabilities, no new
-      privileges), data on one named volume per node.
+      variable picks a free host port); every service runs unprivileged (a non-root user,
+      no capabilities, no new privileges), with memory and pid limits; nodes and the proxy
+      have a read-only root filesystem (nodes write only to their named data volume).
 """
 
 from __future__ import annotations
@@ -26,10 +34,28 @@ from typing import Any
 
 import yaml
 
-from proxy.topology import DEFAULT_BASE_PORT, DEFAULT_NODE_PORT, Placement, Topology, node_name
+from proxy.topology import (
+    DEFAULT_BASE_PORT,
+    DEFAULT_NODE_PORT,
+    PEER_PORT_OFFSET,
+    Placement,
+    Topology,
+    node_name,
+)
 
 TOXIPROXY_SERVICE = "toxiproxy"
 RUNNER_SERVICE = "runner"
+SECRET_SERVICE = "peer-secret"
+SECRET_VOLUME = "peer-secret"
+SECRET_MOUNT = "/var/lib/chaoslab-secrets"
+SECRET_FILE = f"{SECRET_MOUNT}/peer.secret"
+CLUSTER_ID_VARIABLE = "CHAOSLAB_CLUSTER_ID"
+UNPRIVILEGED_USER = "10001:10001"
+"""The uid:gid every service runs as (the node image's ``chaoslab`` user)."""
+NODE_MEMORY = "768m"
+PROXY_MEMORY = "256m"
+RUNNER_MEMORY = "1g"
+PIDS_LIMIT = 256
 TOXIPROXY_API_PORT = 8474
 DATA_MOUNT = "/var/lib/chaoslab"
 CONFIG_MOUNT = "/config/toxiproxy.json"
@@ -52,8 +78,9 @@ class ComposeSettings:
 
     Attributes:
         nodes: cluster size (1 to 99; 5 in the committed file).
-        base_port: proxy ports are ``base_port + 100 * src + dst`` (``proxy.topology``).
-        node_port: the port every node listens on inside its container.
+        base_port: proxy ports are ``base_port + 10 * src + dst`` (``proxy.topology``).
+        node_port: the port every node serves clients on inside its container (peers on
+            ``node_port + 100``).
         context: the build context, relative to the compose file (the repository root).
         toxiproxy_config: the proxies' JSON file, relative to the compose file.
         tick_ms: the nodes' Raft tick. Containers on a shared host are scheduled less
@@ -92,9 +119,20 @@ def _build(settings: ComposeSettings) -> dict[str, Any]:
     }
 
 
-def _unprivileged() -> dict[str, Any]:
-    """No capabilities, no privilege gain (fresh lists: YAML would alias shared ones)."""
-    return {"cap_drop": ["ALL"], "security_opt": ["no-new-privileges:true"]}
+def _unprivileged(memory: str, *, read_only: bool) -> dict[str, Any]:
+    """A non-root user, no capabilities, no privilege gain, bounded memory and processes,
+    and (where the service writes only to volumes) a read-only root filesystem. Fresh
+    lists every time: YAML would alias shared ones."""
+    limits: dict[str, Any] = {
+        "user": UNPRIVILEGED_USER,
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges:true"],
+        "mem_limit": memory,
+        "pids_limit": PIDS_LIMIT,
+    }
+    if read_only:
+        limits |= {"read_only": True, "tmpfs": ["/tmp"]}
+    return limits
 
 
 def _toxiproxy(settings: ComposeSettings, topology: Topology) -> dict[str, Any]:
@@ -112,7 +150,20 @@ def _toxiproxy(settings: ComposeSettings, topology: Topology) -> dict[str, Any]:
         "volumes": [f"{settings.toxiproxy_config}:{CONFIG_MOUNT}:ro"],
         "ports": ports,
         "labels": {ROLE_LABEL: "toxiproxy"},
-        **_unprivileged(),
+        **_unprivileged(PROXY_MEMORY, read_only=True),
+    }
+
+
+def _peer_secret(settings: ComposeSettings) -> dict[str, Any]:
+    return {
+        "image": f"${{CHAOSLAB_IMAGE:-{DEFAULT_NODE_IMAGE}}}",
+        "build": _build(settings),
+        "command": ["admin", "init-secret", SECRET_FILE],
+        "volumes": [f"{SECRET_VOLUME}:{SECRET_MOUNT}"],
+        "labels": {ROLE_LABEL: "init"},
+        "healthcheck": {"disable": True},
+        "restart": "no",
+        **_unprivileged(PROXY_MEMORY, read_only=True),
     }
 
 
@@ -123,14 +174,26 @@ def _node(settings: ComposeSettings, topology: Topology, node: int) -> dict[str,
         "environment": {
             "CHAOSLAB_ID": str(node),
             "CHAOSLAB_LISTEN": f"0.0.0.0:{settings.node_port}",
+            "CHAOSLAB_PEER_LISTEN": f"0.0.0.0:{settings.node_port + PEER_PORT_OFFSET}",
             "CHAOSLAB_PEERS": _address_map(topology.peer_addresses(node)),
             "CHAOSLAB_CLIENT_ADDRESSES": _address_map(topology.client_addresses()),
+            "CHAOSLAB_CLUSTER_ID": f"${{{CLUSTER_ID_VARIABLE}:-chaoslab}}",
+            "CHAOSLAB_PEER_SECRET_FILE": SECRET_FILE,
             "CHAOSLAB_DATA_DIR": f"{DATA_MOUNT}/data",
             "CHAOSLAB_TICK_MS": str(settings.tick_ms),
+            # Followers forward writes to the leader over the peer link (so a client bound
+            # to one node, as the experiment runner's are, stays on its side of a partition).
+            "CHAOSLAB_FORWARD_WRITES": "${CHAOSLAB_FORWARD_WRITES:-true}",
             "CHAOSLAB_LOG_FORMAT": "json",
         },
-        "volumes": [f"{node_name(node)}-data:{DATA_MOUNT}"],
-        "depends_on": [TOXIPROXY_SERVICE],
+        "volumes": [
+            f"{node_name(node)}-data:{DATA_MOUNT}",
+            f"{SECRET_VOLUME}:{SECRET_MOUNT}:ro",
+        ],
+        "depends_on": {
+            TOXIPROXY_SERVICE: {"condition": "service_started"},
+            SECRET_SERVICE: {"condition": "service_completed_successfully"},
+        },
         "labels": {ROLE_LABEL: "node", NODE_LABEL: str(node)},
         "healthcheck": {
             "test": ["CMD", "chaoslab", "admin", "health", f"127.0.0.1:{settings.node_port}"],
@@ -142,7 +205,7 @@ def _node(settings: ComposeSettings, topology: Topology, node: int) -> dict[str,
         },
         "stop_grace_period": "10s",
         "init": True,
-        **_unprivileged(),
+        **_unprivileged(NODE_MEMORY, read_only=True),
     }
 
 
@@ -161,7 +224,7 @@ def _runner(settings: ComposeSettings, topology: Topology) -> dict[str, Any]:
         "labels": {ROLE_LABEL: "runner"},
         "healthcheck": {"disable": True},
         "init": True,
-        **_unprivileged(),
+        **_unprivileged(RUNNER_MEMORY, read_only=False),
     }
 
 
@@ -179,11 +242,15 @@ def compose_document(settings: ComposeSettings | None = None) -> dict[str, Any]:
     """
     settings = settings or ComposeSettings()
     topology = settings.topology()
-    services: dict[str, Any] = {TOXIPROXY_SERVICE: _toxiproxy(settings, topology)}
+    services: dict[str, Any] = {
+        TOXIPROXY_SERVICE: _toxiproxy(settings, topology),
+        SECRET_SERVICE: _peer_secret(settings),
+    }
     for node in topology.node_ids:
         services[node_name(node)] = _node(settings, topology, node)
     services[RUNNER_SERVICE] = _runner(settings, topology)
     volumes: dict[str, Any] = {f"{node_name(node)}-data": {} for node in topology.node_ids}
+    volumes[SECRET_VOLUME] = {}
     return {"services": services, "volumes": volumes}
 
 
@@ -208,8 +275,12 @@ _HEADER = """\
 #   CHAOSLAB_BASE_IMAGE  build argument, default python:3.11-slim
 #   {api}    host port of the Toxiproxy API, default {api_port}
 #   CHAOSLAB_N<i>_PORT   host port of node i's client proxy, default {base} + i
+#   CHAOSLAB_CLUSTER_ID  the cluster's id in every peer call, default chaoslab
 #   CHAOSLAB_HEALTH_INTERVAL  nodes' healthcheck interval, default 5s
+#   CHAOSLAB_FORWARD_WRITES   followers forward writes to the leader, default true
 # An empty port variable lets Docker pick a free port. Ports are published on 127.0.0.1 only.
+# Peers authenticate with a secret the peer-secret service writes to the peer-secret volume
+# on the first `up` (mode 0600, never printed); `down -v` deletes it with the data.
 # Proxies: {config}, written by
 #   chaoslab proxy config --nodes {nodes} --mode compose --out {config}
 """

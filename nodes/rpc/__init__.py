@@ -2,18 +2,17 @@
 
 Rules: protobuf types stop here. ``codec`` converts them to and from the Raft
 core's value types; nothing outside ``nodes.rpc``, ``nodes.server`` and
-``nodes.client`` imports the generated modules. Regenerate from the repository
-root with grpcio-tools and mypy-protobuf (typed stubs for the strict mypy run)::
-
-    python -m grpc_tools.protoc -I. --python_out=. --grpc_python_out=. \
-        --mypy_out=. --mypy_grpc_out=. nodes/rpc/chaoslab.proto
-
-then put ``# ruff: noqa`` on the first line of both ``.pyi`` files and drop the
-``# noqa: Y015`` comments (flake8-pyi codes ruff does not know). The
-generated code checks its runtime: protobuf >= 6.33.5 and grpcio >= 1.81.1.
+``nodes.client`` imports the generated modules. Regenerate them after editing
+``chaoslab.proto`` with ``python -m nodes.rpc.regenerate`` (grpcio-tools,
+mypy-protobuf and ruff, from the ``dev`` extra); ``--check`` tells whether the
+committed modules are current (a test runs it). The generated code checks its
+runtime: protobuf >= 6.33.5 and grpcio >= 1.81.1.
 """
 
 from nodes.rpc.codec import (
+    MAX_INDEX,
+    MAX_NODE_ID,
+    MAX_TERM,
     SNAPSHOT_CHUNK_BYTES,
     CodecError,
     SnapshotAssembler,
@@ -23,6 +22,9 @@ from nodes.rpc.codec import (
 )
 
 __all__ = [
+    "MAX_INDEX",
+    "MAX_NODE_ID",
+    "MAX_TERM",
     "SNAPSHOT_CHUNK_BYTES",
     "CodecError",
     "SnapshotAssembler",

@@ -418,7 +418,10 @@ class MessageBatch(_message.Message):
 
     SENDER_FIELD_NUMBER: _builtins.int
     MESSAGES_FIELD_NUMBER: _builtins.int
+    CLUSTER_ID_FIELD_NUMBER: _builtins.int
     sender: _builtins.int
+    cluster_id: _builtins.str
+    """must be the receiver's cluster id"""
     @_builtins.property
     def messages(self) -> _containers.RepeatedCompositeFieldContainer[Global___MessagePb]: ...
     def __init__(
@@ -426,10 +429,13 @@ class MessageBatch(_message.Message):
         *,
         sender: _builtins.int = ...,
         messages: _abc.Iterable[Global___MessagePb] | None = ...,
+        cluster_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["messages", b"messages", "sender", b"sender"]
+    _ClearFieldArgType: _TypeAlias = _typing.Literal[
+        "cluster_id", b"cluster_id", "messages", b"messages", "sender", b"sender"
+    ]
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -441,7 +447,10 @@ class SnapshotChunk(_message.Message):
 
     HEADER_FIELD_NUMBER: _builtins.int
     DATA_FIELD_NUMBER: _builtins.int
+    CLUSTER_ID_FIELD_NUMBER: _builtins.int
     data: _builtins.bytes
+    cluster_id: _builtins.str
+    """first chunk only"""
     @_builtins.property
     def header(self) -> Global___MessagePb:
         """first chunk only"""
@@ -451,11 +460,12 @@ class SnapshotChunk(_message.Message):
         *,
         header: Global___MessagePb | None = ...,
         data: _builtins.bytes = ...,
+        cluster_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_header", b"_header", "header", b"header"]
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
     _ClearFieldArgType: _TypeAlias = _typing.Literal[
-        "_header", b"_header", "data", b"data", "header", b"header"
+        "_header", b"_header", "cluster_id", b"cluster_id", "data", b"data", "header", b"header"
     ]
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__header: _TypeAlias = _typing.Literal["header"]
@@ -465,6 +475,60 @@ class SnapshotChunk(_message.Message):
     ) -> _WhichOneofReturnType__header | None: ...
 
 Global___SnapshotChunk: _TypeAlias = SnapshotChunk
+
+@_typing.final
+class ForwardRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLUSTER_ID_FIELD_NUMBER: _builtins.int
+    SENDER_FIELD_NUMBER: _builtins.int
+    PUT_FIELD_NUMBER: _builtins.int
+    DELETE_FIELD_NUMBER: _builtins.int
+    CAS_FIELD_NUMBER: _builtins.int
+    cluster_id: _builtins.str
+    sender: _builtins.int
+    """the forwarding follower"""
+    @_builtins.property
+    def put(self) -> Global___PutRequest: ...
+    @_builtins.property
+    def delete(self) -> Global___DeleteRequest: ...
+    @_builtins.property
+    def cas(self) -> Global___CasRequest: ...
+    def __init__(
+        self,
+        *,
+        cluster_id: _builtins.str = ...,
+        sender: _builtins.int = ...,
+        put: Global___PutRequest | None = ...,
+        delete: Global___DeleteRequest | None = ...,
+        cas: Global___CasRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal[
+        "cas", b"cas", "delete", b"delete", "put", b"put", "request", b"request"
+    ]
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal[
+        "cas",
+        b"cas",
+        "cluster_id",
+        b"cluster_id",
+        "delete",
+        b"delete",
+        "put",
+        b"put",
+        "request",
+        b"request",
+        "sender",
+        b"sender",
+    ]
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_request: _TypeAlias = _typing.Literal["put", "delete", "cas"]
+    _WhichOneofArgType_request: _TypeAlias = _typing.Literal["request", b"request"]
+    def WhichOneof(
+        self, oneof_group: _WhichOneofArgType_request
+    ) -> _WhichOneofReturnType_request | None: ...
+
+Global___ForwardRequest: _TypeAlias = ForwardRequest
 
 @_typing.final
 class DeliverReply(_message.Message):

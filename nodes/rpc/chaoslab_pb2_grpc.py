@@ -235,6 +235,8 @@ class Kv:
 class PeerStub:
     """---- peer service (Raft messages) ------------------------------------------
 
+    Served on the peer listener only. Every call carries the cluster's peer token in
+    its metadata (see nodes/server/auth.py) and names its cluster and sender.
     """
 
     def __init__(self, channel):
@@ -253,15 +255,22 @@ class PeerStub:
                 request_serializer=nodes_dot_rpc_dot_chaoslab__pb2.SnapshotChunk.SerializeToString,
                 response_deserializer=nodes_dot_rpc_dot_chaoslab__pb2.DeliverReply.FromString,
                 _registered_method=True)
+        self.Forward = channel.unary_unary(
+                '/chaoslab.v1.Peer/Forward',
+                request_serializer=nodes_dot_rpc_dot_chaoslab__pb2.ForwardRequest.SerializeToString,
+                response_deserializer=nodes_dot_rpc_dot_chaoslab__pb2.KvReply.FromString,
+                _registered_method=True)
 
 
 class PeerServicer:
     """---- peer service (Raft messages) ------------------------------------------
 
+    Served on the peer listener only. Every call carries the cluster's peer token in
+    its metadata (see nodes/server/auth.py) and names its cluster and sender.
     """
 
     def Deliver(self, request, context):
-        """Many Raft messages in one call; fire-and-forget (Raft retransmits).
+        """Many Raft messages in one call; fire-and-forget (Raft retransmits). Never SNAP.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -269,6 +278,14 @@ class PeerServicer:
 
     def InstallSnapshot(self, request_iterator, context):
         """One SNAP message: the header first (snapshot data empty), then data chunks.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Forward(self, request, context):
+        """A follower hands a client's write to the leader (--forward-writes); the reply is
+        the leader's, as if the client had asked it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -287,6 +304,11 @@ def add_PeerServicer_to_server(servicer, server):
                     request_deserializer=nodes_dot_rpc_dot_chaoslab__pb2.SnapshotChunk.FromString,
                     response_serializer=nodes_dot_rpc_dot_chaoslab__pb2.DeliverReply.SerializeToString,
             ),
+            'Forward': grpc.unary_unary_rpc_method_handler(
+                    servicer.Forward,
+                    request_deserializer=nodes_dot_rpc_dot_chaoslab__pb2.ForwardRequest.FromString,
+                    response_serializer=nodes_dot_rpc_dot_chaoslab__pb2.KvReply.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'chaoslab.v1.Peer', rpc_method_handlers)
@@ -298,6 +320,8 @@ def add_PeerServicer_to_server(servicer, server):
 class Peer:
     """---- peer service (Raft messages) ------------------------------------------
 
+    Served on the peer listener only. Every call carries the cluster's peer token in
+    its metadata (see nodes/server/auth.py) and names its cluster and sender.
     """
 
     @staticmethod
@@ -344,6 +368,33 @@ class Peer:
             '/chaoslab.v1.Peer/InstallSnapshot',
             nodes_dot_rpc_dot_chaoslab__pb2.SnapshotChunk.SerializeToString,
             nodes_dot_rpc_dot_chaoslab__pb2.DeliverReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Forward(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chaoslab.v1.Peer/Forward',
+            nodes_dot_rpc_dot_chaoslab__pb2.ForwardRequest.SerializeToString,
+            nodes_dot_rpc_dot_chaoslab__pb2.KvReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -83,33 +83,53 @@ def add_KvServicer_to_server(
 ) -> None: ...
 
 class PeerStub:
-    """---- peer service (Raft messages) ------------------------------------------"""
+    """---- peer service (Raft messages) ------------------------------------------
+
+    Served on the peer listener only. Every call carries the cluster's peer token in
+    its metadata (see nodes/server/auth.py) and names its cluster and sender.
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> PeerAsyncStub: ...
     Deliver: _grpc.UnaryUnaryMultiCallable[_chaoslab_pb2.MessageBatch, _chaoslab_pb2.DeliverReply]
-    """Many Raft messages in one call; fire-and-forget (Raft retransmits)."""
+    """Many Raft messages in one call; fire-and-forget (Raft retransmits). Never SNAP."""
     InstallSnapshot: _grpc.StreamUnaryMultiCallable[
         _chaoslab_pb2.SnapshotChunk, _chaoslab_pb2.DeliverReply
     ]
     """One SNAP message: the header first (snapshot data empty), then data chunks."""
+    Forward: _grpc.UnaryUnaryMultiCallable[_chaoslab_pb2.ForwardRequest, _chaoslab_pb2.KvReply]
+    """A follower hands a client's write to the leader (--forward-writes); the reply is
+    the leader's, as if the client had asked it.
+    """
 
 @_typing.type_check_only
 class PeerAsyncStub(PeerStub):
-    """---- peer service (Raft messages) ------------------------------------------"""
+    """---- peer service (Raft messages) ------------------------------------------
+
+    Served on the peer listener only. Every call carries the cluster's peer token in
+    its metadata (see nodes/server/auth.py) and names its cluster and sender.
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     Deliver: _aio.UnaryUnaryMultiCallable[_chaoslab_pb2.MessageBatch, _chaoslab_pb2.DeliverReply]  # type: ignore[assignment]
-    """Many Raft messages in one call; fire-and-forget (Raft retransmits)."""
+    """Many Raft messages in one call; fire-and-forget (Raft retransmits). Never SNAP."""
     InstallSnapshot: _aio.StreamUnaryMultiCallable[
         _chaoslab_pb2.SnapshotChunk, _chaoslab_pb2.DeliverReply
     ]  # type: ignore[assignment]
     """One SNAP message: the header first (snapshot data empty), then data chunks."""
+    Forward: _aio.UnaryUnaryMultiCallable[_chaoslab_pb2.ForwardRequest, _chaoslab_pb2.KvReply]  # type: ignore[assignment]
+    """A follower hands a client's write to the leader (--forward-writes); the reply is
+    the leader's, as if the client had asked it.
+    """
 
 class PeerServicer(metaclass=_abc_1.ABCMeta):
-    """---- peer service (Raft messages) ------------------------------------------"""
+    """---- peer service (Raft messages) ------------------------------------------
+
+    Served on the peer listener only. Every call carries the cluster's peer token in
+    its metadata (see nodes/server/auth.py) and names its cluster and sender.
+    """
 
     @_abc_1.abstractmethod
     def Deliver(
@@ -117,7 +137,7 @@ class PeerServicer(metaclass=_abc_1.ABCMeta):
         request: _chaoslab_pb2.MessageBatch,
         context: _ServicerContext,
     ) -> _typing.Union[_chaoslab_pb2.DeliverReply, _abc.Awaitable[_chaoslab_pb2.DeliverReply]]:
-        """Many Raft messages in one call; fire-and-forget (Raft retransmits)."""
+        """Many Raft messages in one call; fire-and-forget (Raft retransmits). Never SNAP."""
 
     @_abc_1.abstractmethod
     def InstallSnapshot(
@@ -126,6 +146,16 @@ class PeerServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_chaoslab_pb2.DeliverReply, _abc.Awaitable[_chaoslab_pb2.DeliverReply]]:
         """One SNAP message: the header first (snapshot data empty), then data chunks."""
+
+    @_abc_1.abstractmethod
+    def Forward(
+        self,
+        request: _chaoslab_pb2.ForwardRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_chaoslab_pb2.KvReply, _abc.Awaitable[_chaoslab_pb2.KvReply]]:
+        """A follower hands a client's write to the leader (--forward-writes); the reply is
+        the leader's, as if the client had asked it.
+        """
 
 def add_PeerServicer_to_server(
     servicer: PeerServicer, server: _typing.Union[_grpc.Server, _aio.Server]

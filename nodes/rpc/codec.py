@@ -2,8 +2,10 @@
 
 Rules: pure conversion, no IO. Decoding trusts nothing: a message from the
 wire that is not a valid Raft message raises ``CodecError`` (the sender's
-fault) instead of reaching the core. Snapshots travel in chunks of at most
-``SNAPSHOT_CHUNK_BYTES`` so no single gRPC message carries a whole snapshot.
+fault) instead of reaching the core; that includes every term and index above
+``MAX_TERM``/``MAX_INDEX`` (protobuf allows 2**64-1, and the core must still be
+able to add one). Snapshots travel in chunks of at most ``SNAPSHOT_CHUNK_BYTES``
+so no single gRPC message carries a whole snapshot.
 """
 
 from __future__ import annotations
@@ -16,6 +18,12 @@ from nodes.rpc import chaoslab_pb2 as pb
 
 SNAPSHOT_CHUNK_BYTES = 256 * 1024
 """The largest piece of snapshot data in one stream message."""
+MAX_TERM = 2**63 - 1
+"""The highest term a peer message may carry (the core adds one; storage keeps uint64)."""
+MAX_INDEX = 2**63 - 1
+"""The highest log index (commit, hint, entry or snapshot index) a peer message may carry."""
+MAX_NODE_ID = 99
+"""Node ids run from 1 to this (0 means "nobody")."""
 
 
 class CodecError(NodeError):
@@ -31,7 +39,15 @@ def _entry_to_pb(entry: Entry) -> pb.EntryPb:
     )
 
 
-def _entry_from_pb(entry: pb.EntryPb) -> Entry:
+def _check_range(value: int, highest: int, what: str, frm: int) -> None:
+    if value > highest:
+        msg = f"{what} {value} from node {frm} is above the limit {highest}"
+        raise CodecError(msg)
+
+
+def _entry_from_pb(entry: pb.EntryPb, frm: int) -> Entry:
+    _check_range(entry.term, MAX_TERM, "entry term", frm)
+    _check_range(entry.index, MAX_INDEX, "entry index", frm)
     kind = EntryType.NOOP if entry.noop else EntryType.NORMAL
     return Entry(term=entry.term, index=entry.index, type=kind, data=entry.data)
 
@@ -46,7 +62,13 @@ def _snapshot_to_pb(snapshot: Snapshot, *, with_data: bool = True) -> pb.Snapsho
     )
 
 
-def _snapshot_from_pb(snapshot: pb.SnapshotPb, data: bytes | None = None) -> Snapshot:
+def _snapshot_from_pb(snapshot: pb.SnapshotPb, frm: int, data: bytes | None = None) -> Snapshot:
+    _check_range(snapshot.term, MAX_TERM, "snapshot term", frm)
+    _check_range(snapshot.index, MAX_INDEX, "snapshot index", frm)
+    for voter in snapshot.voters:
+        if not 1 <= voter <= MAX_NODE_ID:
+            msg = f"snapshot voter {voter} from node {frm} is outside 1..{MAX_NODE_ID}"
+            raise CodecError(msg)
     meta = SnapshotMeta(index=snapshot.index, term=snapshot.term, voters=tuple(snapshot.voters))
     return Snapshot(meta=meta, data=snapshot.data if data is None else data)
 
@@ -92,15 +114,29 @@ def message_from_pb(message: pb.MessagePb, *, snapshot_data: bytes | None = None
         The Raft message.
 
     Raises:
-        CodecError: the message type is unknown, or a SNAP carries no snapshot.
+        CodecError: the message type is unknown, a SNAP carries no snapshot, a node id
+            is outside 0..99, or a term or index is above its limit.
     """
+    frm = message.frm
     try:
         kind = MessageType(message.type)
     except ValueError:
-        msg = f"unknown raft message type {message.type!r} from node {message.frm}"
+        msg = f"unknown raft message type {message.type[:40]!r} from node {frm}"
         raise CodecError(msg) from None
+    for what, node in (("to", message.to), ("frm", frm), ("target", message.target)):
+        _check_range(node, MAX_NODE_ID, f"node id ({what})", frm)
+    _check_range(message.term, MAX_TERM, "term", frm)
+    _check_range(message.log_term, MAX_TERM, "log term", frm)
+    for what, index in (
+        ("index", message.index),
+        ("commit", message.commit),
+        ("reject hint", message.reject_hint),
+    ):
+        _check_range(index, MAX_INDEX, what, frm)
     snapshot = (
-        _snapshot_from_pb(message.snapshot, snapshot_data) if message.HasField("snapshot") else None
+        _snapshot_from_pb(message.snapshot, frm, snapshot_data)
+        if message.HasField("snapshot")
+        else None
     )
     if kind is MessageType.SNAP and snapshot is None:
         msg = f"a snap message from node {message.frm} carries no snapshot"
@@ -112,7 +148,7 @@ def message_from_pb(message: pb.MessagePb, *, snapshot_data: bytes | None = None
         term=message.term,
         log_term=message.log_term,
         index=message.index,
-        entries=tuple(_entry_from_pb(e) for e in message.entries),
+        entries=tuple(_entry_from_pb(e, frm) for e in message.entries),
         commit=message.commit,
         reject=message.reject,
         reject_hint=message.reject_hint,

@@ -1,7 +1,9 @@
 """The node server: settings, the asyncio node loop, gRPC services and peer transport.
 
-Rules: this facade only re-exports. Protobuf types stay in ``services`` and
-``transport``; the Raft core and replica know nothing of gRPC.
+Rules: this facade only re-exports. Protobuf types stay in ``services``, ``writes``,
+``guard``, ``spool``, ``auth``, ``decoding`` and ``transport``; the Raft core and
+replica know nothing of gRPC. Clients and peers have separate listeners (``main``);
+every limit is in ``limits``.
 """
 
 from nodes.server.config import NodeSettings, SettingsError, SyncMode, load_settings

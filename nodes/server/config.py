@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,19 +18,33 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from nodes.errors import NodeError
+from nodes.server.limits import HANDSHAKE_TIMEOUT_MS, IDLE_TIMEOUT_MS
 
 ENV_PREFIX = "CHAOSLAB_"
 DEFAULT_TICK_MS = 10
 DEFAULT_ELECTION_TICK = 15
 DEFAULT_HEARTBEAT_TICK = 3
-MAX_CLIENT_MESSAGE_BYTES = 4 * 1024 * 1024
-"""gRPC receive limit for client calls: a maximal put (1 MiB value) fits with room."""
-MAX_PEER_MESSAGE_BYTES = 16 * 1024 * 1024
-"""gRPC receive limit for peer calls (batches of entries; snapshots come in chunks)."""
+DEFAULT_CLUSTER_ID = "chaoslab"
+_CLUSTER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 class SettingsError(NodeError):
     """The node's settings are invalid (the operator's fault); the message names the field."""
+
+
+class Unsafe(enum.StrEnum):
+    """UNSAFE lab switches: each breaks the store on purpose, so a chaos run can show that its
+    checkers catch the bug on real processes (the simulator's seeded bugs of the same names).
+    Never for anything but experiments; a node with one logs it loudly at start."""
+
+    LEADER_READS_WITHOUT_READINDEX = "leader-reads-without-readindex"
+    """The leader serves reads from its own state without confirming it still leads, and
+    never steps down by CheckQuorum: a deposed leader serves stale reads."""
+    NO_SESSION_DEDUPE = "no-session-dedupe"
+    """The state machine ignores client sessions: a retried write applies twice."""
+    COMMIT_PRIOR_TERM = "commit-prior-term"
+    """A leader commits entries of earlier terms by counting replicas (the Raft paper's
+    Figure 8 mistake), and appends no empty entry when elected."""
 
 
 class SyncMode(enum.StrEnum):
@@ -73,16 +88,38 @@ class NodeSettings(BaseModel):
 
     id: int = Field(ge=1, le=99)
     listen: str
+    """The client listener (Kv and Admin services)."""
+    peer_listen: str | None = None
+    """The peer listener (the Peer service only); required when the node has peers."""
     peers: dict[int, str] = Field(default_factory=dict)
-    """Where this node sends to each peer (may be Toxiproxy proxies)."""
+    """Where this node sends to each peer's peer listener (may be Toxiproxy proxies)."""
     data_dir: Path
     client_addresses: dict[int, str] = Field(default_factory=dict)
     """The address clients use to reach each node (what NOT_LEADER carries)."""
+    cluster_id: str = DEFAULT_CLUSTER_ID
+    """Names the cluster in every peer call; nodes of another cluster are refused."""
+    peer_secret_file: Path | None = None
+    """The cluster's shared peer secret (mode 0600); required when the node has peers."""
+    peer_tls_cert: Path | None = None
+    """Optional mTLS on the peer listener and links: this node's certificate (PEM)..."""
+    peer_tls_key: Path | None = None
+    """... its private key (PEM) ..."""
+    peer_tls_ca: Path | None = None
+    """... and the CA that signed every member's certificate (PEM)."""
+    peer_tls_server_name: str = "chaoslab-peer"
+    """The name peers' certificates are checked against (they are dialled through proxies,
+    so the address is never the certificate's name)."""
+    spool_dir: Path | None = None
+    """Where incoming snapshots are streamed (default: DATA_DIR.incoming, a sibling)."""
+    handshake_timeout_ms: int = Field(default=HANDSHAKE_TIMEOUT_MS, ge=100)
+    idle_timeout_ms: int = Field(default=IDLE_TIMEOUT_MS, ge=1000)
     tick_ms: int = Field(default=DEFAULT_TICK_MS, ge=1, le=10_000)
     election_tick: int = Field(default=DEFAULT_ELECTION_TICK, ge=2)
     heartbeat_tick: int = Field(default=DEFAULT_HEARTBEAT_TICK, ge=1)
     sync: SyncMode = SyncMode.ALWAYS
     forward_writes: bool = False
+    unsafe: tuple[Unsafe, ...] = ()
+    """UNSAFE lab switches (see ``Unsafe``); empty for every real use."""
     snapshot_every: int = Field(default=10_000, ge=1)
     peer_queue: int = Field(default=4096, ge=1)
     """Messages waiting per peer; more are dropped (Raft retransmits)."""
@@ -94,10 +131,33 @@ class NodeSettings(BaseModel):
     def _parse_map(cls, value: Any) -> Any:
         return parse_address_map(value) if isinstance(value, str) else value
 
+    @field_validator("unsafe", mode="before")
+    @classmethod
+    def _parse_unsafe(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
     @field_validator("listen")
     @classmethod
     def _listen(cls, value: str) -> str:
         return _check_address(value)
+
+    @field_validator("peer_listen")
+    @classmethod
+    def _peer_listen(cls, value: str | None) -> str | None:
+        return None if value is None or value == "" else _check_address(value)
+
+    @field_validator("cluster_id")
+    @classmethod
+    def _cluster_id(cls, value: str) -> str:
+        if not _CLUSTER_ID.match(value):
+            msg = (
+                f"{value[:70]!r}: use 1-64 letters, digits, '.', '_' or '-', starting with a "
+                "letter or digit"
+            )
+            raise ValueError(msg)
+        return value
 
     @field_validator("peers", "client_addresses")
     @classmethod
@@ -124,7 +184,35 @@ class NodeSettings(BaseModel):
         if unknown:
             msg = f"client_addresses: nodes {sorted(unknown)} are neither this node nor a peer"
             raise ValueError(msg)
+        if self.peers and self.peer_listen is None:
+            msg = "peer-listen: required when the node has peers (peers use their own listener)"
+            raise ValueError(msg)
+        if self.peers and self.peer_secret_file is None:
+            msg = (
+                "peer-secret-file: required when the node has peers (every peer call is "
+                "authenticated); create one with `chaoslab admin init-secret FILE`"
+            )
+            raise ValueError(msg)
+        if self.peer_listen is not None and self.peer_listen == self.listen:
+            msg = f"peer-listen: {self.peer_listen} is also --listen; give peers their own port"
+            raise ValueError(msg)
+        tls = (self.peer_tls_cert, self.peer_tls_key, self.peer_tls_ca)
+        if any(tls) and not all(tls):
+            msg = "peer-tls-cert, peer-tls-key and peer-tls-ca: give all three or none"
+            raise ValueError(msg)
         return self
+
+    @property
+    def peer_tls(self) -> bool:
+        """Whether peer links use mutual TLS."""
+        return self.peer_tls_cert is not None
+
+    @property
+    def snapshot_spool_dir(self) -> Path:
+        """Where incoming snapshots are streamed before they are checked and installed."""
+        if self.spool_dir is not None:
+            return self.spool_dir
+        return self.data_dir.with_name(self.data_dir.name + ".incoming")
 
     @property
     def voters(self) -> tuple[int, ...]:
@@ -132,12 +220,12 @@ class NodeSettings(BaseModel):
         return tuple(sorted({self.id, *self.peers}))
 
     def client_address(self, node: int) -> str:
-        """Where clients reach ``node`` (default: its peer address, or our listen address)."""
+        """Where clients reach ``node`` ("" when unknown: peer addresses are not for clients)."""
         if node in self.client_addresses:
             return self.client_addresses[node]
         if node == self.id:
             return self.listen
-        return self.peers.get(node, "")
+        return ""
 
 
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:

@@ -1,8 +1,14 @@
-"""Run one node until SIGTERM/SIGINT or a storage failure: storage, node, gRPC server.
+"""Run one node until SIGTERM/SIGINT or a fatal failure: storage, node, two gRPC servers.
 
-Rules: the process lifecycle only. Exit codes: 0 after a graceful shutdown, 1 when
-the node had to stop (storage failure) or could not start (bad data directory,
-corrupt log, address in use).
+Rules: the process lifecycle only. Clients (Kv, Admin) and peers (Peer) have separate
+listeners, as etcd's 2379/2380: the client listener serves no peer call, the peer
+listener nothing else, and every peer call must carry the cluster's token (``auth``).
+Both listeners bound message sizes and close connections that never finish their
+handshake or sit idle (``limits``). Exit codes: 0 after a graceful shutdown, 1 when
+the node had to stop (``Node.failed``: a storage failure, a dead Ready loop or ticker,
+a Raft invariant violation) or could not start (bad data directory, corrupt log, a lost
+hard state file, an unreadable peer secret, an address in use); every refusal is one log
+line naming the cause, never a traceback.
 """
 
 from __future__ import annotations
@@ -11,14 +17,28 @@ import asyncio
 import contextlib
 import random
 import signal
+from typing import Any
 
 import grpc
 import structlog
 
+from nodes.errors import NodeError
 from nodes.rpc import chaoslab_pb2_grpc as pb_grpc
-from nodes.server.config import MAX_PEER_MESSAGE_BYTES, NodeSettings, SyncMode
+from nodes.server.auth import PeerAuthError, PeerAuthInterceptor, PeerCredentials
+from nodes.server.config import NodeSettings, SyncMode
+from nodes.server.decoding import DecodeGuard
+from nodes.server.limits import (
+    MAX_CLIENT_MESSAGE_BYTES,
+    MAX_CONCURRENT_SNAPSHOT_RECEIVES,
+    MAX_CONCURRENT_STREAMS,
+    MAX_PEER_MESSAGE_BYTES,
+    MAX_SNAPSHOT_BYTES,
+)
 from nodes.server.node import Node
 from nodes.server.services import AdminService, KvService, PeerService
+from nodes.server.spool import SnapshotSpool
+from nodes.server.transport import load_credentials
+from nodes.server.writes import WritePath
 from nodes.storage import CorruptLogError, DataDirError, OsFileSystem, SyncPolicy, WalStorage
 
 _log = structlog.get_logger()
@@ -27,18 +47,32 @@ GRACE_S = 2.0
 """How long in-flight RPCs get to finish on shutdown."""
 
 
-def server_options(keepalive_ms: int) -> list[tuple[str, int]]:
-    """gRPC server options: bounded messages, and tolerate (and send) keepalive pings."""
+class ListenError(NodeError):
+    """A listener could not bind its address (in use, or not this machine's)."""
+
+
+def server_options(
+    keepalive_ms: int,
+    *,
+    max_message_bytes: int = MAX_PEER_MESSAGE_BYTES,
+    handshake_timeout_ms: int = 5_000,
+    idle_timeout_ms: int = 300_000,
+) -> list[tuple[str, int]]:
+    """gRPC server options: bounded messages and streams, keepalive both ways, and no
+    connection left open that never finished its handshake or went idle."""
     return [
         # Never share a port: a second node on it would silently take half the connections.
         ("grpc.so_reuseport", 0),
-        ("grpc.max_receive_message_length", MAX_PEER_MESSAGE_BYTES),
-        ("grpc.max_send_message_length", MAX_PEER_MESSAGE_BYTES),
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.max_send_message_length", max_message_bytes),
+        ("grpc.max_concurrent_streams", MAX_CONCURRENT_STREAMS),
         ("grpc.keepalive_time_ms", keepalive_ms),
         ("grpc.keepalive_timeout_ms", keepalive_ms),
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.min_recv_ping_interval_without_data_ms", min(keepalive_ms, 500) // 2),
         ("grpc.http2.max_ping_strikes", 0),
+        ("grpc.server_handshake_timeout_ms", handshake_timeout_ms),
+        ("grpc.max_connection_idle_ms", idle_timeout_ms),
     ]
 
 
@@ -47,6 +81,93 @@ def open_storage(settings: NodeSettings) -> WalStorage:
     policy = SyncPolicy.ALWAYS if settings.sync is SyncMode.ALWAYS else SyncPolicy.UNSAFE_NEVER
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return WalStorage(OsFileSystem(), settings.data_dir, sync=policy)
+
+
+class NodeServer:
+    """The client and peer listeners of one node, with their services.
+
+    Args:
+        node: the node (its transport already built).
+        credentials: the peer credentials (token checked on the peer listener).
+    """
+
+    def __init__(self, node: Node, credentials: PeerCredentials) -> None:
+        settings = node.settings
+        self.node = node
+        self.settings = settings
+        self.writes = WritePath(node)
+        self.spool = SnapshotSpool(
+            settings.snapshot_spool_dir,
+            max_bytes=MAX_SNAPSHOT_BYTES,
+            slots=MAX_CONCURRENT_SNAPSHOT_RECEIVES,
+        )
+        common = {
+            "handshake_timeout_ms": settings.handshake_timeout_ms,
+            "idle_timeout_ms": settings.idle_timeout_ms,
+        }
+        self.client_server = grpc.aio.server(
+            interceptors=[DecodeGuard()],
+            options=server_options(
+                settings.keepalive_ms, max_message_bytes=MAX_CLIENT_MESSAGE_BYTES, **common
+            ),
+        )
+        pb_grpc.add_KvServicer_to_server(KvService(node, self.writes), self.client_server)
+        pb_grpc.add_AdminServicer_to_server(AdminService(node), self.client_server)
+        self.peer_server: grpc.aio.Server | None = None
+        if settings.peer_listen is not None:
+            self.peer_server = grpc.aio.server(
+                interceptors=[PeerAuthInterceptor(credentials), DecodeGuard()],
+                options=server_options(
+                    settings.keepalive_ms, max_message_bytes=MAX_PEER_MESSAGE_BYTES, **common
+                ),
+            )
+            pb_grpc.add_PeerServicer_to_server(
+                PeerService(node, self.writes, self.spool), self.peer_server
+            )
+        self._credentials = credentials
+
+    def bind(self) -> None:
+        """Bind both listeners and prepare the snapshot spool.
+
+        Raises:
+            ListenError: an address cannot be bound.
+            OSError: the spool directory cannot be prepared.
+        """
+        self.spool.clear()
+        _bind(self.client_server, self.settings.listen, "--listen", None)
+        if self.peer_server is not None and self.settings.peer_listen is not None:
+            tls = self._credentials.tls
+            credentials = None if tls is None else tls.server_credentials()
+            _bind(self.peer_server, self.settings.peer_listen, "--peer-listen", credentials)
+
+    async def start(self) -> None:
+        """Start serving (after ``bind``)."""
+        await self.client_server.start()
+        if self.peer_server is not None:
+            await self.peer_server.start()
+
+    async def stop(self, grace_s: float = GRACE_S) -> None:
+        """Stop both listeners, letting in-flight calls finish for ``grace_s``."""
+        stops: list[Any] = [self.client_server.stop(grace_s)]
+        if self.peer_server is not None:
+            stops.append(self.peer_server.stop(grace_s))
+        await asyncio.gather(*stops)
+
+
+def _bind(
+    server: grpc.aio.Server, address: str, flag: str, credentials: grpc.ServerCredentials | None
+) -> None:
+    try:
+        if credentials is None:
+            port = server.add_insecure_port(address)
+        else:
+            port = server.add_secure_port(address, credentials)
+    except RuntimeError as exc:
+        msg = f"cannot listen on {address} ({flag}): {exc}"
+        raise ListenError(msg) from None
+    if port == 0:  # older gRPC reports a failed bind this way
+        msg = f"cannot listen on {address} ({flag}): address in use or not local"
+        raise ListenError(msg)
 
 
 async def serve(settings: NodeSettings, *, seed: int | None = None) -> int:
@@ -62,21 +183,25 @@ async def serve(settings: NodeSettings, *, seed: int | None = None) -> int:
     log = _log.bind(node=settings.id)
     if settings.sync is SyncMode.NEVER:
         log.warning("unsafe_sync_never", detail="UNSAFE: fsync is off; a crash loses acked writes")
+    for switch in settings.unsafe:
+        log.warning("unsafe_switch_on", switch=switch.value,
+                    detail="UNSAFE: this node is broken on purpose, for a chaos experiment")
     try:
+        credentials = load_credentials(settings)
         storage = open_storage(settings)
         node = Node(settings, storage, random.Random(seed))
-    except (DataDirError, CorruptLogError, OSError) as exc:
+    except (DataDirError, CorruptLogError, PeerAuthError) as exc:
         log.error("node_refused_to_start", reason=str(exc), data_dir=str(settings.data_dir))
         return 1
-    server = grpc.aio.server(options=server_options(settings.keepalive_ms))
-    kv = KvService(node)
-    pb_grpc.add_KvServicer_to_server(kv, server)
-    pb_grpc.add_PeerServicer_to_server(PeerService(node), server)
-    pb_grpc.add_AdminServicer_to_server(AdminService(node), server)
+    except OSError as exc:
+        reason = f"{exc.filename or settings.data_dir}: {exc.strerror or exc}"
+        log.error("node_refused_to_start", reason=reason, data_dir=str(settings.data_dir))
+        return 1
+    server = NodeServer(node, credentials)
     try:
-        server.add_insecure_port(settings.listen)
-    except RuntimeError as exc:
-        log.error("node_refused_to_start", reason=f"cannot listen on {settings.listen}: {exc}")
+        server.bind()
+    except (ListenError, OSError) as exc:
+        log.error("node_refused_to_start", reason=str(exc))
         await node.stop()
         return 1
     await server.start()
@@ -84,7 +209,10 @@ async def serve(settings: NodeSettings, *, seed: int | None = None) -> int:
     log.info(
         "node_started",
         listen=settings.listen,
+        peer_listen=settings.peer_listen,
         peers={str(k): v for k, v in settings.peers.items()},
+        cluster_id=settings.cluster_id,
+        peer_tls=settings.peer_tls,
         data_dir=str(settings.data_dir),
         term=node.replica.core.term,
         applied=node.replica.kv.applied_index,
@@ -104,7 +232,6 @@ async def serve(settings: NodeSettings, *, seed: int | None = None) -> int:
     failed = node.failed.is_set()
     log.info("node_stopping", reason=node.failure if failed else "signal")
     await server.stop(GRACE_S)
-    await kv.close()
     await node.stop()
     log.info("node_stopped", exit_code=1 if failed else 0)
     return 1 if failed else 0

@@ -1,11 +1,16 @@
 """The node's event loop: a ticker, the Ready loop and the requests that feed the replica.
 
-Rules: every replica call happens on the asyncio loop thread, except
-``Replica.persist`` (storage only), which runs in a worker thread so fsync does
-not stall the loop; core inputs keep arriving meanwhile (group commit). The
-Ready contract is followed exactly: persist, then send, then nothing else sends.
-A ``StorageFailure`` stops the node: every waiting request gets an honest
-outcome and ``failed`` is set for the caller to exit non-zero.
+Rules: the Ready loop is ``Replica``'s documented loop. Every replica call
+happens on the asyncio loop thread, except ``Replica.write`` (storage only),
+which runs in a worker thread when it touches the disk so fsync does not stall
+the loop; core inputs keep arriving meanwhile and join the next batch (group
+commit). Snapshot saves are such writes too. The Ready contract is followed
+exactly: persist, then send, then nothing else sends. The node fails stop: a
+``StorageFailure``, any exception out of the Ready loop or the ticker, or a core
+that finds its own state impossible (``InvariantViolation``, e.g. a leader's
+entry conflicting with a committed one) logs the cause, gives every waiting
+request an honest outcome and sets ``failed``, for the caller to exit non-zero.
+A dead loop never leaves a healthy-looking node behind.
 """
 
 from __future__ import annotations
@@ -13,16 +18,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import structlog
 
 from nodes.kv import Command
 from nodes.raft import Config, Message, NodeId, Role
 from nodes.replica import ProposalOutcome, ReadOutcome, Replica, ReplicaOptions
-from nodes.server.config import NodeSettings
+from nodes.server.config import NodeSettings, Unsafe
 from nodes.server.transport import PeerTransport
 from nodes.storage import Storage, StorageFailure
 
@@ -60,6 +65,16 @@ class NodeStatus:
     """Leader only: peer → (match, next, state)."""
 
 
+def _unsafe_config(unsafe: set[Unsafe]) -> dict[str, bool]:
+    """The core's ``unsafe_*`` switches for the node's UNSAFE lab switches."""
+    overrides: dict[str, bool] = {}
+    if Unsafe.LEADER_READS_WITHOUT_READINDEX in unsafe:
+        overrides |= {"unsafe_leader_read_without_quorum": True, "check_quorum": False}
+    if Unsafe.COMMIT_PRIOR_TERM in unsafe:
+        overrides |= {"unsafe_commit_prior_term_by_count": True, "unsafe_skip_leader_noop": True}
+    return overrides
+
+
 class Node:
     """One running node: owns the replica and drives it from asyncio.
 
@@ -71,22 +86,20 @@ class Node:
 
     def __init__(self, settings: NodeSettings, storage: Storage, rng: random.Random) -> None:
         self.settings = settings
+        unsafe = set(settings.unsafe)
         config = Config(
             id=settings.id,
             voters=settings.voters,
             election_tick=settings.election_tick,
             heartbeat_tick=settings.heartbeat_tick,
+            **_unsafe_config(unsafe),
         )
-        self.replica = Replica(
-            config, storage, rng, ReplicaOptions(snapshot_every=settings.snapshot_every)
+        options = ReplicaOptions(
+            snapshot_every=settings.snapshot_every,
+            unsafe_disable_session_dedupe=Unsafe.NO_SESSION_DEDUPE in unsafe,
         )
-        self.transport = PeerTransport(
-            settings.id,
-            settings.peers,
-            queue_size=settings.peer_queue,
-            timeout_s=settings.peer_timeout_ms / 1000,
-            keepalive_ms=settings.keepalive_ms,
-        )
+        self.replica = Replica(config, storage, rng, options)
+        self.transport = PeerTransport.from_settings(settings)
         self.failed = asyncio.Event()
         self.failure: str | None = None
         self._wake = asyncio.Event()
@@ -101,8 +114,10 @@ class Node:
         """Start the ticker, the Ready loop and the peer senders (in the running loop)."""
         self.transport.start()
         self._tasks = [
-            asyncio.create_task(self._ticker(), name="ticker"),
-            asyncio.create_task(self._ready_loop(), name="ready-loop"),
+            asyncio.create_task(self._fail_stop("ticker", self._ticker()), name="ticker"),
+            asyncio.create_task(
+                self._fail_stop("ready loop", self._ready_loop()), name="ready-loop"
+            ),
         ]
         self._wake.set()
 
@@ -122,10 +137,20 @@ class Node:
     # ---- inputs -------------------------------------------------------------
 
     def step(self, message: Message) -> None:
-        """Deliver a message from a peer (ignored once the node failed)."""
+        """Deliver a message from a peer (ignored once the node failed).
+
+        A core that raises here found its own state impossible (e.g. a leader's entry
+        conflicts with one we committed: only a safety bug or lying storage does
+        that): the node stops rather than reject the same message forever.
+        """
         if self.failed.is_set():
             return
-        self.replica.step(message)
+        try:
+            self.replica.step(message)
+        except Exception as exc:
+            self._log.exception("raft_step_failed", frm=message.frm, type=message.type.value)
+            self._fail(f"the raft core failed on a message from node {message.frm}: {exc}")
+            return
         self._wake.set()
 
     def propose(self, command: Command) -> asyncio.Future[ProposalOutcome]:
@@ -196,33 +221,52 @@ class Node:
 
     # ---- loops --------------------------------------------------------------
 
+    async def _fail_stop(self, name: str, loop: Coroutine[Any, Any, None]) -> None:
+        """Run one of the node's loops; if it raises or ends, the node stops."""
+        try:
+            await loop
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._log.exception("node_loop_died", loop=name)
+            self._fail(f"the {name} died: {type(exc).__name__}: {exc}")
+            return
+        if not self.failed.is_set():
+            self._fail(f"the {name} ended unexpectedly")
+
     async def _ticker(self) -> None:
         interval = self.settings.tick_ms / 1000
         loop = asyncio.get_running_loop()
         deadline = loop.time()
-        while True:
+        while not self.failed.is_set():
             deadline += interval
             await asyncio.sleep(max(0.0, deadline - loop.time()))
             if loop.time() - deadline > 10 * interval:
                 deadline = loop.time()  # the loop stalled; don't burst ticks to catch up
+            if self.failed.is_set():
+                return
             self.replica.tick()
             self._wake.set()
 
     async def _ready_loop(self) -> None:
+        """``Replica``'s loop: cut a batch, write it (off the loop when it touches the
+        disk), finish it, send; repeat until idle, then wait for the next input."""
         replica = self.replica
-        while True:
+        while not self.failed.is_set():
             await self._wake.wait()
             self._wake.clear()
-            while (ready := replica.next_ready()) is not None:
+            while (batch := replica.next_batch()) is not None:
                 try:
-                    if replica.needs_disk(ready):
-                        await asyncio.to_thread(replica.persist, ready)
+                    if batch.needs_disk:
+                        await asyncio.to_thread(replica.write, batch)
                     else:
-                        replica.persist(ready)  # commit index only: no disk IO
+                        replica.write(batch)  # commit index only: no disk IO
                 except StorageFailure as exc:
                     self._fail(f"storage failed: {exc}")
                     return
-                messages = replica.complete(ready)
+                if self.failed.is_set():
+                    return  # failed while writing (e.g. a step): send nothing more
+                messages = replica.finish(batch)
                 self.transport.send(messages)
                 self._note_changes()
 
@@ -241,6 +285,8 @@ class Node:
             self._last_leader = core.leader_id
 
     def _fail(self, reason: str) -> None:
+        if self.failed.is_set():
+            return  # the first cause is the one worth reporting
         self.failure = reason
         self._log.error("node_stopping", reason=reason)
         self.replica.fail_pending(reason)

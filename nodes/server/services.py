@@ -1,52 +1,40 @@
-"""The gRPC services of a node: client KV, peer (Raft messages) and admin.
+"""The gRPC services of a node: client KV and admin (client listener), peer (peer listener).
 
 Rules: translate between protobuf and the node, nothing more. Invalid client
 input is INVALID_ARGUMENT with a readable message; every other outcome is a
 ``KvReply`` status that says honestly whether the command took effect
 (OK/NOT_FOUND/MISMATCH), certainly did not (NOT_LEADER/UNAVAILABLE/
-STALE_SEQUENCE/REJECTED) or may have (UNKNOWN). Every wait is bounded by the
-caller's deadline (and ``MAX_WAIT_S``).
+STALE_SEQUENCE/REJECTED) or may have (UNKNOWN); the write path is ``writes``.
+Peer calls reach this module only authenticated (``auth``); each is checked whole
+by ``guard`` before anything of it is stepped into the core: INVALID_ARGUMENT for
+content that breaks a rule, PERMISSION_DENIED for another cluster's call. Every
+wait is bounded by the caller's deadline (and ``MAX_WAIT_S``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, NoReturn
 
 import grpc
 import structlog
 
-from nodes.kv import (
-    Cas,
-    Command,
-    Delete,
-    Get,
-    InvalidCommand,
-    Mismatch,
-    NotFound,
-    Ok,
-    Put,
-    Rejected,
-    StaleSequence,
-)
-from nodes.raft import NO_NODE, NotLeader, ProposalDropped, UnknownNode
-from nodes.replica import Applied, NotApplied, ReadFailed
-from nodes.rpc import CodecError, SnapshotAssembler, message_from_pb
+from nodes.kv import Cas, Command, Delete, Get, InvalidCommand, Put
+from nodes.raft import NO_NODE, Message, NotLeader, UnknownNode
+from nodes.replica import ReadFailed
 from nodes.rpc import chaoslab_pb2 as pb
 from nodes.rpc import chaoslab_pb2_grpc as pb_grpc
-from nodes.server.config import MAX_PEER_MESSAGE_BYTES
+from nodes.server.guard import PeerGuard, PeerRefused, Refusal
+from nodes.server.limits import DEFAULT_WAIT_S, MAX_WAIT_S
 from nodes.server.node import Node
+from nodes.server.spool import SnapshotSpool, SpoolBusy, SpoolError, SpoolTooLarge
+from nodes.server.writes import WritePath
 
 _log = structlog.get_logger()
 
-MAX_WAIT_S = 10.0
-"""The longest a request waits for the cluster, whatever its deadline."""
-DEFAULT_WAIT_S = 5.0
-"""How long a request without a deadline waits."""
 S = pb.KvReply.Status
 Context = grpc.aio.ServicerContext[Any, Any]
-Forward = Callable[["pb_grpc.KvAsyncStub", float], Awaitable[pb.KvReply]]
 CONSISTENCIES = ("linearizable", "stale")
 
 
@@ -67,24 +55,45 @@ def _session(client_id: str, seq: int) -> tuple[str | None, int | None]:
     return client_id or None, seq or None
 
 
+def _refusal_code(exc: PeerRefused) -> grpc.StatusCode:
+    if exc.reason is Refusal.OTHER_CLUSTER:
+        return grpc.StatusCode.PERMISSION_DENIED
+    return grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def _refused(context: Context, exc: PeerRefused) -> NoReturn:
+    code = _refusal_code(exc)
+    _log.warning("peer_call_refused", code=code.name, reason=str(exc))
+    await context.abort(code, str(exc))
+    raise AssertionError("unreachable: abort raises")  # pragma: no cover
+
+
+def command_of(request: pb.PutRequest | pb.DeleteRequest | pb.CasRequest) -> Command:
+    """The KV command a client write request asks for.
+
+    Raises:
+        InvalidCommand: it breaks a KV rule.
+    """
+    client_id, seq = _session(request.client_id, request.seq)
+    if isinstance(request, pb.PutRequest):
+        return Put(key=request.key, value=request.value, client_id=client_id, seq=seq)
+    if isinstance(request, pb.DeleteRequest):
+        return Delete(key=request.key, client_id=client_id, seq=seq)
+    expected = request.expected if request.HasField("expected") else None
+    return Cas(key=request.key, expected=expected, new=request.new, client_id=client_id, seq=seq)
+
+
 class KvService(pb_grpc.KvServicer):
-    """Get, Put, Delete and Cas for clients."""
+    """Get, Put, Delete and Cas for clients.
 
-    def __init__(self, node: Node) -> None:
+    Args:
+        node: the running node.
+        writes: the write path (shared with the peer service's ``Forward``).
+    """
+
+    def __init__(self, node: Node, writes: WritePath) -> None:
         self._node = node
-        self._forward: dict[str, pb_grpc.KvAsyncStub] = {}
-        self._channels: list[grpc.aio.Channel] = []
-
-    def _reply(self, status: pb.KvReply.Status.ValueType, **fields: object) -> pb.KvReply:
-        node = self._node
-        leader = node.leader_id
-        return pb.KvReply(
-            status=status,
-            node_id=node.settings.id,
-            leader_id=leader,
-            leader_address=node.settings.client_address(leader) if leader else "",
-            **fields,  # type: ignore[arg-type]
-        )
+        self._writes = writes
 
     async def Get(self, request: pb.GetRequest, context: Context) -> pb.KvReply:
         """Read a key: linearizable (ReadIndex, default) or stale (UNSAFE, local)."""
@@ -92,7 +101,7 @@ class KvService(pb_grpc.KvServicer):
         if consistency not in CONSISTENCIES:
             await _invalid(
                 context,
-                f"consistency {request.consistency!r} is unknown; expected one of "
+                f"consistency {request.consistency[:40]!r} is unknown; expected one of "
                 + ", ".join(CONSISTENCIES),
             )
         try:
@@ -100,181 +109,144 @@ class KvService(pb_grpc.KvServicer):
         except InvalidCommand as exc:
             await _invalid(context, str(exc))
         node = self._node
+        reply = self._writes.reply
         if node.failed.is_set():
-            return self._reply(S.UNAVAILABLE, error=f"node stopped: {node.failure}")
+            return reply(S.UNAVAILABLE, error=f"node stopped: {node.failure}")
         if consistency == "stale":
-            value = node.read_stale(request.key)
-            return self._value_reply(value)
+            return self._value_reply(node.read_stale(request.key))
         try:
             future = node.read(request.key)
         except NotLeader as exc:
-            return self._not_leader(exc)
+            return self._writes.not_leader(exc)
         try:
             outcome = await asyncio.wait_for(asyncio.shield(future), _budget(context))
         except TimeoutError:
-            return self._reply(S.UNAVAILABLE, error="the read could not be confirmed in time")
+            return reply(S.UNAVAILABLE, error="the read could not be confirmed in time")
         if isinstance(outcome, ReadFailed):
-            return self._reply(S.UNAVAILABLE, error=outcome.reason)
+            return reply(S.UNAVAILABLE, error=outcome.reason)
         return self._value_reply(outcome.value)
 
     def _value_reply(self, value: str | None) -> pb.KvReply:
         if value is None:
-            return self._reply(S.NOT_FOUND)
-        return self._reply(S.OK, value=value)
+            return self._writes.reply(S.NOT_FOUND)
+        return self._writes.reply(S.OK, value=value)
 
     async def Put(self, request: pb.PutRequest, context: Context) -> pb.KvReply:
         """Set a key."""
-        client_id, seq = _session(request.client_id, request.seq)
-        return await self._write(
-            lambda: Put(key=request.key, value=request.value, client_id=client_id, seq=seq),
-            context,
-            lambda stub, timeout: stub.Put(request, timeout=timeout),
-        )
+        return await self._write(request, context, lambda: pb.ForwardRequest(put=request))
 
     async def Delete(self, request: pb.DeleteRequest, context: Context) -> pb.KvReply:
         """Remove a key."""
-        client_id, seq = _session(request.client_id, request.seq)
-        return await self._write(
-            lambda: Delete(key=request.key, client_id=client_id, seq=seq),
-            context,
-            lambda stub, timeout: stub.Delete(request, timeout=timeout),
-        )
+        return await self._write(request, context, lambda: pb.ForwardRequest(delete=request))
 
     async def Cas(self, request: pb.CasRequest, context: Context) -> pb.KvReply:
         """Compare-and-set: write ``new`` only if the key holds ``expected``."""
-        expected = request.expected if request.HasField("expected") else None
-        client_id, seq = _session(request.client_id, request.seq)
-        return await self._write(
-            lambda: Cas(
-                key=request.key, expected=expected, new=request.new, client_id=client_id, seq=seq
-            ),
-            context,
-            lambda stub, timeout: stub.Cas(request, timeout=timeout),
-        )
+        return await self._write(request, context, lambda: pb.ForwardRequest(cas=request))
 
     async def _write(
         self,
-        build: Callable[[], Command],
+        request: pb.PutRequest | pb.DeleteRequest | pb.CasRequest,
         context: Context,
-        forward: Forward,
+        wrap: Callable[[], pb.ForwardRequest],
     ) -> pb.KvReply:
+        settings = self._node.settings
+
+        def forward() -> pb.ForwardRequest:
+            wrapped = wrap()  # built only when forwarding: it copies the request
+            wrapped.cluster_id = settings.cluster_id
+            wrapped.sender = settings.id
+            return wrapped
+
         try:
-            command = build()
+            return await self._writes.write(command_of(request), _budget(context), forward=forward)
         except InvalidCommand as exc:
             await _invalid(context, str(exc))
-        node = self._node
-        if node.failed.is_set():
-            return self._reply(S.UNAVAILABLE, error=f"node stopped: {node.failure}")
-        try:
-            future = node.propose(command)
-        except NotLeader as exc:
-            if node.settings.forward_writes and exc.leader_hint != NO_NODE:
-                return await self._forward_to(exc.leader_hint, forward, context)
-            return self._not_leader(exc)
-        except ProposalDropped as exc:
-            return self._reply(S.UNAVAILABLE, error=str(exc))
-        try:
-            outcome = await asyncio.wait_for(asyncio.shield(future), _budget(context))
-        except TimeoutError:
-            return self._reply(
-                S.UNKNOWN, error="deadline reached before the write committed; it may still"
-            )
-        if isinstance(outcome, NotApplied):
-            return self._reply(S.UNAVAILABLE, error=f"not applied: {outcome.reason}")
-        if not isinstance(outcome, Applied):
-            return self._reply(S.UNKNOWN, error=outcome.reason)
-        result = outcome.result
-        if isinstance(result, Ok):
-            return self._reply(S.OK, **({} if result.value is None else {"value": result.value}))
-        if isinstance(result, NotFound):
-            return self._reply(S.NOT_FOUND)
-        if isinstance(result, Mismatch):
-            extra = {} if result.current is None else {"value": result.current}
-            return self._reply(S.MISMATCH, error="mismatch", **extra)
-        if isinstance(result, StaleSequence):
-            return self._reply(
-                S.STALE_SEQUENCE, error=f"the session already applied seq {result.last_seq}"
-            )
-        if isinstance(result, Rejected):
-            return self._reply(S.REJECTED, error=result.reason)
-        return self._reply(S.OK)
-
-    def _not_leader(self, exc: NotLeader) -> pb.KvReply:
-        node = self._node
-        hint = exc.leader_hint
-        return pb.KvReply(
-            status=S.NOT_LEADER,
-            node_id=node.settings.id,
-            leader_id=hint,
-            leader_address=node.settings.client_address(hint) if hint else "",
-            error=str(exc),
-        )
-
-    async def _forward_to(
-        self,
-        leader: int,
-        forward: Forward,
-        context: Context,
-    ) -> pb.KvReply:
-        address = self._node.settings.client_address(leader)
-        stub = self._forward.get(address)
-        if stub is None:
-            channel = grpc.aio.insecure_channel(address)
-            self._channels.append(channel)
-            stub = self._forward[address] = pb_grpc.KvStub(channel)
-        try:
-            reply = await forward(stub, max(0.01, _budget(context)))
-        except grpc.aio.AioRpcError as exc:
-            return self._reply(
-                S.UNKNOWN, error=f"forwarding to node {leader} failed: {exc.code().name}"
-            )
-        return reply
-
-    async def close(self) -> None:
-        """Close the forwarding channels."""
-        for channel in self._channels:
-            await channel.close(grace=None)
 
 
 class PeerService(pb_grpc.PeerServicer):
-    """Receives Raft messages from peers."""
+    """Raft messages, snapshots and forwarded writes from authenticated peers.
 
-    def __init__(self, node: Node) -> None:
+    Args:
+        node: the running node.
+        writes: the write path (``Forward`` proposes here, never forwards again).
+        spool: where incoming snapshots are streamed.
+    """
+
+    def __init__(self, node: Node, writes: WritePath, spool: SnapshotSpool) -> None:
         self._node = node
+        self._writes = writes
+        self._spool = spool
+        settings = node.settings
+        self._guard = PeerGuard(settings.id, settings.voters, settings.cluster_id)
 
     async def Deliver(self, request: pb.MessageBatch, context: Context) -> pb.DeliverReply:
-        """Step every message of the batch into the core."""
-        node = self._node
-        accepted = 0
+        """Check the whole batch, then step every message into the core."""
         try:
-            for encoded in request.messages:
-                message = message_from_pb(encoded)
-                if message.to != node.settings.id:
-                    continue
-                node.step(message)
-                accepted += 1
-        except CodecError as exc:
-            await _invalid(context, str(exc))
-        return pb.DeliverReply(accepted=accepted)
+            messages = self._guard.batch(request)
+        except PeerRefused as exc:
+            await _refused(context, exc)
+        for message in messages:
+            self._node.step(message)
+        return pb.DeliverReply(accepted=len(messages))
 
     async def InstallSnapshot(
         self,
         request_iterator: AsyncIterator[pb.SnapshotChunk],
         context: Context,
     ) -> pb.DeliverReply:
-        """Reassemble a streamed snapshot and step it into the core."""
-        assembler = SnapshotAssembler(max_bytes=16 * MAX_PEER_MESSAGE_BYTES)
+        """Stream a snapshot to disk, check it whole, then step it into the core."""
         try:
-            async for chunk in request_iterator:
-                assembler.add(chunk)
-            message = assembler.finish()
-        except CodecError as exc:
+            message = await self._receive_snapshot(request_iterator)
+        except PeerRefused as exc:
+            code, details = _refusal_code(exc), str(exc)
+        except (SpoolBusy, SpoolTooLarge) as exc:
+            code, details = grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc)
+        except SpoolError as exc:
+            code, details = grpc.StatusCode.INVALID_ARGUMENT, str(exc)
+        else:
+            snapshot = message.snapshot
+            _log.info(
+                "snapshot_received",
+                node=message.to,
+                frm=message.frm,
+                index=snapshot.meta.index if snapshot else 0,
+                bytes=len(snapshot.data) if snapshot else 0,
+            )
+            self._node.step(message)
+            return pb.DeliverReply(accepted=1)
+        # Abort outside the except clauses: the refused snapshot (hundreds of MiB) must not
+        # stay reachable from the abort's exception context.
+        _log.warning("peer_call_refused", code=code.name, reason=details)
+        await context.abort(code, details)
+        raise AssertionError("unreachable: abort raises")  # pragma: no cover
+
+    async def _receive_snapshot(self, chunks: AsyncIterator[pb.SnapshotChunk]) -> Message:
+        guard = self._guard
+
+        def check_header(first: pb.SnapshotChunk) -> None:
+            guard.check_call(first.cluster_id, first.header.frm)
+            guard.message(first.header, first.header.frm, snapshot_data=b"")
+
+        with self._spool.slot():
+            first, data = await self._spool.receive(chunks, check_header)
+            message = guard.message(first.header, first.header.frm, snapshot_data=data)
+            await asyncio.to_thread(guard.snapshot, message)
+        return message
+
+    async def Forward(self, request: pb.ForwardRequest, context: Context) -> pb.KvReply:
+        """A follower's client write: propose it here (one hop: never forwarded again)."""
+        try:
+            self._guard.check_call(request.cluster_id, request.sender)
+        except PeerRefused as exc:
+            await _refused(context, exc)
+        which = request.WhichOneof("request")
+        if which is None:
+            await _invalid(context, "a forwarded write carries no put, delete or cas")
+        inner: pb.PutRequest | pb.DeleteRequest | pb.CasRequest = getattr(request, which)
+        try:
+            return await self._writes.write(command_of(inner), _budget(context))
+        except InvalidCommand as exc:
             await _invalid(context, str(exc))
-        if message.to != self._node.settings.id:
-            return pb.DeliverReply(accepted=0)
-        _log.info("snapshot_received", node=message.to, frm=message.frm)
-        self._node.step(message)
-        return pb.DeliverReply(accepted=1)
 
 
 class AdminService(pb_grpc.AdminServicer):

@@ -1,17 +1,22 @@
-"""The compose cluster for the Docker tests: built, started once per session, torn down.
+"""The compose cluster for the Docker tests: built, started once per Toxiproxy server, torn down.
 
 Every test here is marked ``docker``. They run whenever a Docker engine answers and skip,
 with the reason, when none does (or compose is missing). The session builds the images
 with ``nodes/docker/build-images`` (offline when no registry answers; a no-op when they are
 up to date), starts the committed docker-compose.yml under a unique project name with every
 host port chosen by Docker, and at the end removes every container, network and volume of
-that project.
+that project. Every test runs twice: on the embedded Toxiproxy-compatible image, then on
+the real Toxiproxy, an image built offline ``FROM scratch`` from a static
+``toxiproxy-server`` binary (``$CHAOSLAB_TOXIPROXY_SERVER``, ``toxiproxy-server`` on PATH, or
+``../shared/bin/toxiproxy-server``); without one the real run is skipped, saying so.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +36,34 @@ from experiments.docker.compose import API_PORT_VARIABLE, EMBEDDED_PROXY_IMAGE, 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_TIMEOUT_S = 1500
 LEADER_TIMEOUT_S = 30.0
+REAL_IMAGE = "chaoslab/toxiproxy-real:test"
+REAL_DOCKERFILE = ROOT / "nodes/docker/toxiproxy-real.Dockerfile"
+
+
+def real_toxiproxy_binary() -> Path | None:
+    """A static toxiproxy-server binary, if this machine has one (see the module docstring)."""
+    named = os.environ.get("CHAOSLAB_TOXIPROXY_SERVER")
+    candidates = [
+        Path(named) if named else None,
+        Path(found) if (found := shutil.which("toxiproxy-server")) else None,
+        ROOT.parent / "shared/bin/toxiproxy-server",
+    ]
+    return next((c for c in candidates if c is not None and c.is_file()), None)
+
+
+def build_real_image(binary: Path) -> str:
+    """Build the FROM-scratch image of the real Toxiproxy; return its tag."""
+    with tempfile.TemporaryDirectory(prefix="chaoslab-toxiproxy-") as context:
+        shutil.copy(binary, Path(context) / "toxiproxy-server")
+        built = subprocess.run(
+            ["docker", "build", "--quiet", "-f", str(REAL_DOCKERFILE), "-t", REAL_IMAGE, context],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
+    assert built.returncode == 0, f"building {REAL_IMAGE} failed:\n{built.stderr[-3000:]}"
+    return REAL_IMAGE
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -51,9 +84,10 @@ def fixture_engine() -> Any:
     return client
 
 
-@pytest.fixture(scope="session", name="project")
-def fixture_project(engine: Any) -> Iterator[ComposeProject]:
-    """The cluster's compose project, up for the whole session, removed at the end."""
+@pytest.fixture(scope="session", name="images")
+def fixture_images(engine: Any) -> None:
+    """Build the node and embedded proxy images (once per session)."""
+    del engine
     build = subprocess.run(
         [str(ROOT / "nodes/docker/build-images")],
         capture_output=True,
@@ -62,8 +96,27 @@ def fixture_project(engine: Any) -> Iterator[ComposeProject]:
         timeout=BUILD_TIMEOUT_S,
     )
     assert build.returncode == 0, f"build-images failed:\n{build.stderr[-3000:]}"
+
+
+@pytest.fixture(scope="session", name="project", params=["embedded", "real"])
+def fixture_project(
+    request: pytest.FixtureRequest, engine: Any, images: None
+) -> Iterator[ComposeProject]:
+    """The cluster's compose project on one Toxiproxy server, up for every test of that
+    server, removed at the end."""
+    del images
+    if request.param == "real":
+        binary = real_toxiproxy_binary()
+        if binary is None:
+            pytest.skip(
+                "no real Toxiproxy binary: set CHAOSLAB_TOXIPROXY_SERVER, put toxiproxy-server "
+                "on PATH, or provide ../shared/bin/toxiproxy-server"
+            )
+        image = build_real_image(binary)
+    else:
+        image = os.environ.get("CHAOSLAB_TEST_TOXIPROXY_IMAGE", EMBEDDED_PROXY_IMAGE)
     env = {
-        "TOXIPROXY_IMAGE": os.environ.get("CHAOSLAB_TEST_TOXIPROXY_IMAGE", EMBEDDED_PROXY_IMAGE),
+        "TOXIPROXY_IMAGE": image,
         API_PORT_VARIABLE: "",
         "CHAOSLAB_HEALTH_INTERVAL": "30s",  # the tests wait for a leader, not for health
         **{client_port_variable(n): "" for n in range(1, 6)},

@@ -29,14 +29,72 @@ class TestBadInput:
             (["cluster", "up", "--nodes", "4"], "--nodes"),
             (["cluster", "up", "--heartbeat-tick", "20"], "--heartbeat-tick"),
             (["admin", "transfer-leader", "127.0.0.1:1", "0"], "TO_ID"),
+            (["kv", "put", "k", "v", "-a", "not-an-address"], "'not-an-address' is not HOST:PORT"),
+            (["kv", "get", "k", "-a", "127.0.0.1:99999"], "port in 1..65535"),
+            (
+                [
+                    "node",
+                    "--id",
+                    "1",
+                    "--listen",
+                    "127.0.0.1:1",
+                    "--data-dir",
+                    "/tmp/x",
+                    "--peers",
+                    "2=127.0.0.1:2",
+                ],
+                "peer-listen: required",
+            ),
         ],
-        ids=["listen", "data-dir", "empty-key", "consistency", "nodes", "ticks", "to-id"],
+        ids=[
+            "listen",
+            "data-dir",
+            "empty-key",
+            "consistency",
+            "nodes",
+            "ticks",
+            "to-id",
+            "kv-address",
+            "kv-port",
+            "peers-need-a-peer-listener",
+        ],
     )
     def test_exit_2_naming_the_problem(self, args: list[str], named: str) -> None:
         """Each invalid invocation exits 2 and its message names what was wrong."""
         code, output = invoke(*args, env={"CHAOSLAB_DATA_DIR": ""})
 
         assert (2, True) == (code, named in output)
+
+    def test_unsafe_peer_secret_is_refused_at_start(self, tmp_path: Path) -> None:
+        """A node whose peer secret others may read exits 1 with one log line naming the
+        file and the chmod to run (never the secret)."""
+        secret = tmp_path / "peer.secret"
+        secret.write_text("0123456789abcdef0123456789abcdef\n")
+        secret.chmod(0o644)
+        args = [
+            "--log-format", "json", "node", "--id", "1", "--listen", "127.0.0.1:1",
+            "--peer-listen", "127.0.0.1:2", "--peers", "2=127.0.0.1:3",
+            "--peer-secret-file", str(secret), "--data-dir", str(tmp_path / "data"),
+        ]  # fmt: skip
+        result = CliRunner().invoke(main, args)
+
+        assert (1, True, False) == (
+            result.exit_code,
+            "chmod 600" in result.output,
+            "0123456789abcdef" in result.output,
+        )
+
+    def test_init_secret_creates_an_owner_only_file(self, tmp_path: Path) -> None:
+        """admin init-secret writes a 0600 secret and never prints it; again, it keeps it."""
+        path = tmp_path / "s" / "peer.secret"
+
+        first = invoke("admin", "init-secret", str(path))
+        content = path.read_text()
+        second = invoke("admin", "init-secret", str(path))
+
+        assert (0, 0, 0o600) == (first[0], second[0], path.stat().st_mode & 0o777)
+        assert content.strip() not in first[1] + second[1]
+        assert content == path.read_text()
 
     def test_no_cluster_in_data_dir(self, tmp_path: Path) -> None:
         """``cluster status`` and ``kv get`` without a cluster record exit 2 naming the dir."""

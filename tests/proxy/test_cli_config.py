@@ -41,7 +41,7 @@ class TestProxyConfig:
         ("args", "fragment"),
         [
             (["--nodes", "0"], "nodes=0"),
-            (["--nodes", "5", "--base-port", "65400"], "beyond 65535"),
+            (["--nodes", "5", "--base-port", "65500"], "beyond 65535"),
             (["--nodes", "3", "--base-port", "7000"], "node port 7001"),
         ],
     )

@@ -27,13 +27,24 @@ class TestFindFreeBasePort:
         """When a port of the first block is in use, a later block without it is chosen."""
         first = find_free_base_port(2)
         with socket.socket() as taken:
-            taken.bind(("127.0.0.1", first + 102))
+            taken.bind(("127.0.0.1", first + 12))
             taken.listen(1)
 
             again = find_free_base_port(2, start=first)
 
-        step = 2 * 101 + 1
-        assert (True, 0) == (again > first, (again - first) % step)
+        step = len(Topology(nodes=2).span)
+        assert (True, 0, 22) == (again > first, (again - first) % step, step)
+
+    def test_the_base_port_counts(self) -> None:
+        """The base port itself (a local cluster's API port) must be free too."""
+        first = find_free_base_port(2)
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", first))
+            taken.listen(1)
+
+            again = find_free_base_port(2, start=first)
+
+        assert again != first
 
     def test_gives_up(self) -> None:
         """With a single try on a taken block it says so."""

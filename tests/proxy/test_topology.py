@@ -34,11 +34,26 @@ class TestLink:
 
 class TestTopology:
     def test_documented_ports(self) -> None:
-        """The module docstring's examples hold: client_n3 20003, n1_n2 20102, n5_n4 20504."""
+        """The module docstring's examples hold: client_n3 20003, n1_n2 20012, n5_n4 20054."""
         topology = Topology(nodes=5)
 
-        expected = [20003, 20102, 20504]
+        expected = [20003, 20012, 20054]
         assert expected == [topology.port(n) for n in ("client_n3", "n1_n2", "n5_n4")]
+
+    def test_compact_block(self) -> None:
+        """Five nodes use a block of 55 ports, from the base (the API's) to base + 54."""
+        topology = Topology(nodes=5, base_port=21000)
+
+        assert (range(21000, 21055), 21054) == (
+            topology.span,
+            max(p.port for p in topology.proxies()),
+        )
+
+    def test_large_clusters_use_stride_100(self) -> None:
+        """From 10 nodes on, each sender has 100 ports: n10_n2 is base + 1002."""
+        topology = Topology(nodes=12, base_port=20000, placement=Placement.compose())
+
+        assert 21002 == topology.port("n10_n2")
 
     def test_proxy_count(self) -> None:
         """N nodes have N client proxies and N(N-1) link proxies."""
@@ -82,21 +97,30 @@ class TestTopology:
             assert expected == topology.peer_addresses(i)
 
     def test_upstreams_local(self) -> None:
-        """Locally, proxies toward n2 forward to 127.0.0.1:node_port+2."""
+        """Locally, client_n2 forwards to n2's client listener (node_port + 2) and every link
+        proxy toward n2 to its peer listener (node_port + 102)."""
         topology = Topology(nodes=3, placement=Placement.local(node_port=9000))
 
-        expected = {"127.0.0.1:9002"}
-        assert expected == {p.upstream for p in topology.proxies() if p.dst == 2}
+        upstreams = {p.name: p.upstream for p in topology.proxies() if p.dst == 2}
+        assert {
+            "client_n2": "127.0.0.1:9002",
+            "n1_n2": "127.0.0.1:9102",
+            "n3_n2": "127.0.0.1:9102",
+        } == upstreams
 
     def test_compose_placement(self) -> None:
-        """In compose, proxies bind 0.0.0.0, forward to nJ:PORT and are reached at toxiproxy."""
+        """In compose, proxies bind 0.0.0.0, forward to nJ's peer port (link proxies) or
+        client port (client proxies) and are reached at toxiproxy."""
         topology = Topology(nodes=3, placement=Placement.compose(node_port=7000))
 
-        spec = topology.link_proxy(Link(src=1, dst=3))
-        assert ("0.0.0.0:20103", "n3:7000", "toxiproxy:20103") == (
-            spec.listen,
-            spec.upstream,
-            spec.address,
+        link = topology.link_proxy(Link(src=1, dst=3))
+        client = topology.client_proxy(3)
+        assert (
+            ("0.0.0.0:20013", "n3:7100", "toxiproxy:20013"),
+            ("0.0.0.0:20003", "n3:7000", "toxiproxy:20003"),
+        ) == (
+            (link.listen, link.upstream, link.address),
+            (client.listen, client.upstream, client.address),
         )
 
     def test_client_addresses(self) -> None:
@@ -110,12 +134,15 @@ class TestTopology:
         [
             ({"nodes": 0}, "1 to 99 nodes"),
             ({"nodes": 100}, "1 to 99 nodes"),
-            ({"nodes": 5, "base_port": 65100}, "beyond 65535"),
+            ({"nodes": 5, "base_port": 65500}, "beyond 65535"),
             ({"nodes": 3, "base_port": 7000}, "node port 7001 is also the port of proxy client_n1"),
+            ({"nodes": 3, "base_port": 7090}, "node port 7102 is also the port of proxy n1_n2"),
+            ({"nodes": 3, "base_port": 7001}, "node port 7001 is also the base port"),
         ],
     )
     def test_rejects_impossible(self, kwargs: dict[str, int], fragment: str) -> None:
-        """Sizes, ports past 65535 and node ports that clash with proxies are refused."""
+        """Sizes, ports past 65535 and node ports (client or peer) that clash with proxies
+        or the base port are refused."""
         with pytest.raises(TopologyError, match=fragment):
             Topology(**kwargs)  # type: ignore[arg-type]
 
@@ -157,14 +184,14 @@ class TestToxiproxyConfig:
             },
             {
                 "name": "n1_n2",
-                "listen": "127.0.0.1:20102",
-                "upstream": "127.0.0.1:7002",
+                "listen": "127.0.0.1:20012",
+                "upstream": "127.0.0.1:7102",
                 "enabled": True,
             },
             {
                 "name": "n2_n1",
-                "listen": "127.0.0.1:20201",
-                "upstream": "127.0.0.1:7001",
+                "listen": "127.0.0.1:20021",
+                "upstream": "127.0.0.1:7101",
                 "enabled": True,
             },
         ]

@@ -14,9 +14,9 @@ from proxy.topology import Placement, Topology, toxiproxy_config
 
 class TestComposeFile:
     def test_prints_n_nodes(self) -> None:
-        """The printed file has Toxiproxy, n1..nN and the runner."""
+        """The printed file has Toxiproxy, the secret init, n1..nN and the runner."""
         result = CliRunner().invoke(main, ["docker", "compose-file", "--nodes", "3"])
-        expected = (0, ["toxiproxy", "n1", "n2", "n3", "runner"])
+        expected = (0, ["toxiproxy", "peer-secret", "n1", "n2", "n3", "runner"])
 
         actual = (result.exit_code, list(yaml.safe_load(result.output)["services"]))
 

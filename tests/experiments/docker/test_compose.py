@@ -59,7 +59,7 @@ class TestComposeDocument:
         """Every node sends to each peer through the proxy named for that direction."""
         services = compose_document(ComposeSettings(nodes=nodes))["services"]
         expected = {
-            n: {p: f"toxiproxy:{20000 + 100 * n + p}" for p in range(1, nodes + 1) if p != n}
+            n: {p: f"toxiproxy:{20000 + 10 * n + p}" for p in range(1, nodes + 1) if p != n}
             for n in range(1, nodes + 1)
         }
 
@@ -97,23 +97,70 @@ class TestComposeDocument:
         assert expected == actual
 
     def test_nothing_privileged(self) -> None:
-        """No service is privileged, and every one drops all capabilities."""
+        """No service is privileged or root; every one drops all capabilities and has memory
+        and pid limits."""
         services: dict[str, Any] = compose_document()["services"]
-        expected = {name: (None, ["ALL"]) for name in services}
+        expected = {name: (None, ["ALL"], "10001:10001", True, 256) for name in services}
 
-        actual = {name: (s.get("privileged"), s.get("cap_drop")) for name, s in services.items()}
+        actual = {
+            name: (
+                s.get("privileged"),
+                s.get("cap_drop"),
+                s.get("user"),
+                bool(s.get("mem_limit")),
+                s.get("pids_limit"),
+            )
+            for name, s in services.items()
+        }
+
+        assert expected == actual
+
+    def test_read_only_root_filesystems(self) -> None:
+        """Nodes, the proxy and the secret init write only to volumes (read-only root, /tmp
+        on tmpfs); the runner, which writes run directories, keeps a writable one."""
+        services: dict[str, Any] = compose_document()["services"]
+        expected = {name: name != "runner" for name in services}
+
+        actual = {name: bool(s.get("read_only")) for name, s in services.items()}
+
+        assert expected == actual
+
+    def test_peers_listen_apart_and_authenticate(self) -> None:
+        """Each node has a peer listener on 7100 that the link proxies forward to, reads the
+        secret the init service writes (read-only mount) and starts after that service."""
+        document = compose_document()
+        node = document["services"]["n2"]
+        config = toxiproxy_config(Topology(nodes=5, placement=Placement.compose()))
+        upstreams = {c["name"]: c["upstream"] for c in config}
+        expected = (
+            "0.0.0.0:7100",
+            "/var/lib/chaoslab-secrets/peer.secret",
+            "peer-secret:/var/lib/chaoslab-secrets:ro",
+            {"condition": "service_completed_successfully"},
+            ("n2:7100", "n2:7000"),
+            ["admin", "init-secret", "/var/lib/chaoslab-secrets/peer.secret"],
+        )
+
+        actual = (
+            node["environment"]["CHAOSLAB_PEER_LISTEN"],
+            node["environment"]["CHAOSLAB_PEER_SECRET_FILE"],
+            node["volumes"][1],
+            node["depends_on"]["peer-secret"],
+            (upstreams["n1_n2"], upstreams["client_n2"]),
+            document["services"]["peer-secret"]["command"],
+        )
 
         assert expected == actual
 
     def test_each_node_keeps_data_on_its_named_volume(self) -> None:
         """Node i mounts the named volume nI-data, and every such volume is declared."""
         document = compose_document()
-        expected = {f"n{n}": [f"n{n}-data:/var/lib/chaoslab"] for n in range(1, 6)}
+        expected = {f"n{n}": f"n{n}-data:/var/lib/chaoslab" for n in range(1, 6)}
 
-        actual = {f"n{n}": document["services"][f"n{n}"]["volumes"] for n in range(1, 6)}
+        actual = {f"n{n}": document["services"][f"n{n}"]["volumes"][0] for n in range(1, 6)}
 
         assert expected == actual
-        assert set(document["volumes"]) == {f"n{n}-data" for n in range(1, 6)}
+        assert set(document["volumes"]) == {f"n{n}-data" for n in range(1, 6)} | {"peer-secret"}
 
     def test_toxiproxy_command_suits_both_images(self) -> None:
         """The proxy command is flags only, each --name=value (Go's flag package and click)."""

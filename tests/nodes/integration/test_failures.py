@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import random
 import re
+import shutil
 import socket
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from experiments.cli import main
 from experiments.cluster import ClusterError, LocalCluster, UpOptions
-from experiments.cluster.local import find_node_base
+from experiments.cluster.layout import find_base
 from experiments.cluster.testing import caught_up, running_cluster, wait_for
 from nodes.client import Client
 from proxy.control import ToxiproxyControl
@@ -138,22 +141,70 @@ class TestPartition:
         assert ("majority", "majority") == (local.value, linear.value)
 
 
-class TestPortTaken:
-    """Nodes whose ports are taken exit at once, and ``up`` says so instead of waiting."""
+def _bind(sock: socket.socket, host: str, port: int) -> bool:
+    """Bind ``sock`` to ``host:port`` if the port is free now."""
+    try:
+        sock.bind((host, port))
+    except OSError:
+        return False
+    return True
 
-    def test_up_reports_a_node_that_could_not_listen(self, tmp_path: Path) -> None:
-        """With the ports of nodes 2 and 3 held (no quorum possible), up raises ClusterError
-        naming a node that exited."""
-        base = find_node_base(3, start=random.Random().randrange(40_000, 60_000, 10))
+
+class TestStartFailures:
+    """A node that cannot start is reported, never shown as merely unreachable."""
+
+    def test_up_refuses_taken_ports(self, tmp_path: Path) -> None:
+        """With the client ports of nodes 2 and 3 held, up raises ClusterError naming
+        them and starts nothing."""
+        base = find_base(3, with_proxy=False, start=random.Random().randrange(40_000, 59_000, 10))
         cluster = LocalCluster(tmp_path / "c")
         with socket.socket() as two, socket.socket() as three:
             for holder, node in ((two, 2), (three, 3)):
                 holder.bind(("127.0.0.1", base + node))
                 holder.listen()
-            try:
-                with pytest.raises(ClusterError) as caught:
-                    cluster.up(UpOptions(base_port=base), wait_s=60)
-            finally:
-                cluster.down(purge=True)
+            with pytest.raises(ClusterError) as caught:
+                cluster.up(UpOptions(base_port=base), wait_s=60)
+            running = cluster.running()
 
-        assert re.search(r"node [23] \(pid \d+\) exited", str(caught.value)) is not None
+        assert f"ports [{base + 2}, {base + 3}]" in str(caught.value)
+        assert [] == running
+
+    def test_up_reports_a_node_that_dies_on_start(self, tmp_path: Path) -> None:
+        """A node whose data directory is unusable exits at once; up raises ClusterError
+        naming it and quoting its log (not "no leader in time")."""
+        with running_cluster(tmp_path / "c") as cluster:
+            cluster.down()
+            data = Path(cluster.state().node(3).data_dir)
+            shutil.rmtree(data)
+            data.write_text("not a directory")
+            with pytest.raises(ClusterError) as caught:
+                cluster.up(UpOptions(), wait_s=60)
+            data.unlink()
+            cluster.down()
+            cluster.up(UpOptions(), wait_s=60)
+
+        assert re.search(r"node 3 \(pid \d+\) exited \(exit code 2\).*is a file", str(caught.value))
+
+    def test_restart_reports_a_node_that_could_not_listen(self, tmp_path: Path) -> None:
+        """Restarting a node whose port another process took raises ClusterError naming the
+        node and its listen error, and `cluster restart` exits 1."""
+        with running_cluster(tmp_path / "c") as cluster:
+            entry = cluster.state().node(2)
+            cluster.kill(2)
+            host, _, port = entry.listen.rpartition(":")
+            with socket.socket() as holder:
+                # The killed node's connections may hold the port for a moment.
+                holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                wait_for(lambda: _bind(holder, host, int(port)), what=f"port {port} to be free")
+                holder.listen()
+                with pytest.raises(ClusterError) as caught:
+                    cluster.restart(2)
+                cli = CliRunner().invoke(
+                    main, ["cluster", "restart", "2", "--cluster-dir", str(cluster.data_dir)]
+                )
+            cluster.restart(2)
+
+        assert re.search(
+            r"node 2 \(pid \d+\) exited .*node_refused_to_start: cannot listen", str(caught.value)
+        )
+        assert (1, True) == (cli.exit_code, "exited" in cli.output)

@@ -133,6 +133,36 @@ class TestInvalidRequests:
 
         assert grpc.StatusCode.INVALID_ARGUMENT == _call(address, method, request_)
 
+    @pytest.mark.parametrize(
+        "method",
+        ["/chaoslab.v1.Kv/Put", "/chaoslab.v1.Kv/Get", "/chaoslab.v1.Admin/TransferLeader"],
+    )
+    @pytest.mark.parametrize(
+        "garbage", [b"\xff\xff\xff", b"\x0a\x05ab"], ids=["invalid-tag", "truncated"]
+    )
+    def test_garbage_protobuf_is_invalid_argument(
+        self, shared_cluster: LocalCluster, method: str, garbage: bytes
+    ) -> None:
+        """Bytes that are not the request message are INVALID_ARGUMENT naming the method."""
+        address = shared_cluster.state().client_addresses[0]
+        with grpc.insecure_channel(address) as channel:
+            call: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(method)
+            with pytest.raises(grpc.RpcError) as caught:
+                call(garbage, timeout=5)
+
+        assert (grpc.StatusCode.INVALID_ARGUMENT, True) == (
+            caught.value.code(),
+            method in (caught.value.details() or ""),
+        )
+
+    def test_client_listener_serves_no_peer_call(self, shared_cluster: LocalCluster) -> None:
+        """The client listener does not know the Peer service (UNIMPLEMENTED)."""
+        address = shared_cluster.state().client_addresses[0]
+        with grpc.insecure_channel(address) as channel, pytest.raises(grpc.RpcError) as caught:
+            pb_grpc.PeerStub(channel).Deliver(pb.MessageBatch(), timeout=5)
+
+        assert grpc.StatusCode.UNIMPLEMENTED == caught.value.code()
+
     def test_oversized_message_is_refused(self, shared_cluster: LocalCluster) -> None:
         """A request beyond the server's message limit is refused before it is handled."""
         address = shared_cluster.state().client_addresses[0]

@@ -14,7 +14,14 @@ from nodes.server.config import (
     parse_address_map,
 )
 
-BASE = {"id": 1, "listen": "127.0.0.1:7001", "peers": "2=127.0.0.1:7002", "data_dir": "/tmp/n1"}
+BASE = {
+    "id": 1,
+    "listen": "127.0.0.1:7001",
+    "peer_listen": "127.0.0.1:7101",
+    "peers": "2=127.0.0.1:7102",
+    "peer_secret_file": "/tmp/n1.secret",
+    "data_dir": "/tmp/n1",
+}
 
 
 class TestParseAddressMap:
@@ -60,26 +67,35 @@ class TestLoadSettings:
         env = {
             "CHAOSLAB_ID": "3",
             "CHAOSLAB_LISTEN": "0.0.0.0:7000",
-            "CHAOSLAB_PEERS": "1=n1:7000,2=n2:7000",
+            "CHAOSLAB_PEER_LISTEN": "0.0.0.0:7100",
+            "CHAOSLAB_PEERS": "1=n1:7100,2=n2:7100",
+            "CHAOSLAB_PEER_SECRET_FILE": "/secrets/peer.secret",
+            "CHAOSLAB_CLUSTER_ID": "compose-1",
             "CHAOSLAB_DATA_DIR": "/data",
             "CHAOSLAB_CLIENT_ADDRESSES": "1=t:20001,2=t:20002,3=t:20003",
         }
         settings = load_settings({}, env=env)
 
-        assert ((1, 2, 3), "t:20002", "t:20003") == (
+        assert ((1, 2, 3), "t:20002", "t:20003", "compose-1", "0.0.0.0:7100") == (
             settings.voters,
             settings.client_address(2),
             settings.client_address(3),
+            settings.cluster_id,
+            settings.peer_listen,
         )
 
-    def test_client_address_defaults_to_peer_address(self) -> None:
-        """Without --client-addresses a redirect carries the peer address (or our own)."""
+    def test_client_address_is_never_a_peer_address(self) -> None:
+        """Without --client-addresses a redirect carries our own listener for ourselves and
+        nothing for a peer (its peer address is not for clients)."""
         settings = NodeSettings.model_validate(BASE)
 
-        assert ("127.0.0.1:7002", "127.0.0.1:7001") == (
-            settings.client_address(2),
-            settings.client_address(1),
-        )
+        assert ("", "127.0.0.1:7001") == (settings.client_address(2), settings.client_address(1))
+
+    def test_spool_dir_defaults_next_to_the_data(self) -> None:
+        """Incoming snapshots go to DATA_DIR.incoming, a sibling of the data directory."""
+        settings = NodeSettings.model_validate(BASE)
+
+        assert Path("/tmp/n1.incoming") == settings.snapshot_spool_dir
 
     @pytest.mark.parametrize(
         ("override", "field"),
@@ -89,6 +105,11 @@ class TestLoadSettings:
             ({"heartbeat_tick": 20}, "heartbeat_tick (20) must be below"),
             ({"sync": "sometimes"}, "sync (from flags)"),
             ({"id": 0}, "id (from flags)"),
+            ({"peer_listen": None}, "peer-listen: required when the node has peers"),
+            ({"peer_secret_file": None}, "peer-secret-file: required when the node has peers"),
+            ({"peer_listen": "127.0.0.1:7001"}, "is also --listen"),
+            ({"cluster_id": "two words"}, "cluster-id (from flags)"),
+            ({"peer_tls_cert": "/c.pem"}, "give all three or none"),
         ],
     )
     def test_errors_name_the_field(self, override: dict[str, object], field: str) -> None:

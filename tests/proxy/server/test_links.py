@@ -37,9 +37,16 @@ def settle(read: object, at_most: int) -> int:
 
 class TestConnectionLifecycle:
     def test_abrupt_and_clean_closes_leave_nothing(
-        self, embedded_server: ServerThread, echo_server: str, reset: str
+        self, embedded_server: ServerThread, echo_server: str
     ) -> None:
-        """30 connections (half reset by the client, half closed), under toxics, all go away."""
+        """30 connections (half reset by the client, half closed), under toxics, all go away.
+
+        It inspects the embedded server's registry and tasks, so it talks to the embedded
+        server explicitly, whatever $TOXIPROXY_URL points at.
+        """
+        reset = embedded_server.url
+        for name in requests.get(f"{reset}/proxies", timeout=10).json():
+            requests.delete(f"{reset}/proxies/{name}", timeout=10)
         baseline = settle(lambda: embedded_server.call(_task_count()), at_most=1)
         proxy = requests.post(
             f"{reset}/proxies",
