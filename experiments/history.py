@@ -10,17 +10,27 @@ checkers, so fields are added, never renamed.
 Semantics: ``ok`` took effect between invoke and completion; ``fail``
 certainly took no effect; ``info`` is unknown (it may take effect at any time
 after its invocation, or never). An invoke left without a completion at the
-end of a history counts as ``info``. A process has at most one operation
-outstanding; nemesis operations use the process ``"nemesis"``.
+end of a history counts as ``info``. A client process has at most one operation
+outstanding. Nemesis operations use the process ``"nemesis"``: a fault is an
+invoke when it starts and an ``info`` completion (same ``f``) when it ends, and
+faults of different kinds may be in force together, so the nemesis may have
+several operations outstanding, at most one per ``f``; a nemesis completion
+pairs with the outstanding invoke of the same ``f``.
+
+Reading is bounded, so bad input cannot exhaust the reader: a line holds at
+most ``MAX_LINE_CHARS`` characters and nests arrays/objects at most
+``MAX_NESTING`` deep, and a file holds at most ``MAX_HISTORY_CHARS``
+characters; past a bound, reading stops with a ``HistoryError``.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal, TypeAlias, cast, get_args
+from typing import Any, Final, Literal, TextIO, TypeAlias, cast, get_args
 
 OpType = Literal["invoke", "ok", "fail", "info"]
 """What a history line records: a call, or how it completed."""
@@ -35,6 +45,15 @@ NEMESIS: Final = "nemesis"
 OP_TYPES: Final[frozenset[str]] = frozenset(get_args(OpType))
 COMPLETIONS: Final[frozenset[str]] = frozenset({"ok", "fail", "info"})
 _KNOWN_FIELDS: Final = ("index", "process", "type", "f", "key", "value", "time", "error", "node")
+
+MAX_LINE_CHARS: Final = 8 * 2**20
+"""A history line may hold at most this many characters (8 Mi; a set read of 100,000
+elements is under 1 Mi). A longer line, or an endless one such as ``/dev/zero``, is bad input."""
+MAX_NESTING: Final = 100
+"""Arrays and objects may nest at most this deep in one line (an op is 1 deep, a cas value 2)."""
+MAX_HISTORY_CHARS: Final = 256 * 2**20
+"""A history file may hold at most this many characters (256 Mi: over a million operations);
+reading stops with bad input past it, so an endless stream cannot exhaust memory."""
 
 
 class HistoryError(ValueError):
@@ -152,9 +171,37 @@ def _unique_keys(pairs: list[tuple[str, Json]]) -> dict[str, Json]:
     return result
 
 
+_BRACKETS: Final = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+"""JSON strings (skipped whole, so brackets inside them do not count) and brackets."""
+
+
+def _too_deep(text: str) -> bool:
+    """Whether arrays/objects nest deeper than ``MAX_NESTING`` (checked before parsing, so
+    the parser's recursion never runs out)."""
+    if text.count("[") + text.count("{") <= MAX_NESTING:
+        return False
+    depth = 0
+    for match in _BRACKETS.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > MAX_NESTING:
+                return True
+        elif token in "]}":
+            depth -= 1
+    return False
+
+
 def _decode(text: str, source: str, line: int) -> dict[str, Json]:
+    if len(text) > MAX_LINE_CHARS + 1:  # + 1: the line ending
+        raise _fail(source, line, None, f"line longer than {MAX_LINE_CHARS} characters")
+    if _too_deep(text):
+        raise _fail(source, line, None,
+                    f"arrays/objects nested more than {MAX_NESTING} levels deep")
     try:
         obj = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+    except RecursionError:  # pragma: no cover - _too_deep stops such lines first
+        raise _fail(source, line, None, "nested too deeply to parse") from None
     except ValueError as exc:
         raise _fail(source, line, None, f"not a JSON object: {exc}") from None
     if not isinstance(obj, dict):
@@ -211,12 +258,18 @@ def _build_op(obj: Mapping[str, Json], position: int, source: str, line: int) ->
     )
 
 
+def _slot(op: Op) -> tuple[Process, str]:
+    """What an op is outstanding under: its process (the nemesis: its process and ``f``)."""
+    return (op.process, op.f if op.process == NEMESIS else "")
+
+
 class _Sequencer:
-    """Cross-line rules: one outstanding op per process, matching completions, time order."""
+    """Cross-line rules: one outstanding op per process (the nemesis: per process and f),
+    matching completions, time order."""
 
     def __init__(self, source: str) -> None:
         self._source = source
-        self._pending: dict[Process, tuple[Op, int]] = {}
+        self._pending: dict[tuple[Process, str], tuple[Op, int]] = {}
         self._last_time: dict[Process, tuple[int, int]] = {}
 
     def feed(self, op: Op, line: int) -> None:
@@ -232,17 +285,19 @@ class _Sequencer:
                 f"(line {last[1]})",
             )
         self._last_time[op.process] = (op.time, line)
-        pending = self._pending.get(op.process)
+        slot = _slot(op)
+        pending = self._pending.get(slot)
         if op.type == "invoke":
             if pending is not None:
+                what = f" {op.f!r}" if op.process == NEMESIS else "n"
                 raise _fail(
                     source,
                     line,
                     "process",
-                    f"process {op.process!r} already has an operation outstanding "
+                    f"process {op.process!r} already has a{what} operation outstanding "
                     f"(invoked on line {pending[1]})",
                 )
-            self._pending[op.process] = (op, line)
+            self._pending[slot] = (op, line)
             return
         if pending is None:
             raise _fail(
@@ -259,7 +314,7 @@ class _Sequencer:
                     f"completion has {name} {mine!r} but its invoke (line {invoke_line}) "
                     f"has {theirs!r}",
                 )
-        del self._pending[op.process]
+        del self._pending[slot]
 
 
 def iter_history(lines: Iterable[str], *, source: str = "<history>") -> Iterator[tuple[int, Op]]:
@@ -276,7 +331,8 @@ def iter_history(lines: Iterable[str], *, source: str = "<history>") -> Iterator
         Each op with its 1-based line number, in order.
 
     Raises:
-        HistoryError: bad JSON, a missing field or one of the wrong type, an
+        HistoryError: bad JSON, a line over ``MAX_LINE_CHARS`` or nested deeper
+            than ``MAX_NESTING``, a missing field or one of the wrong type, an
             unknown type, a process with two outstanding operations, a
             completion without an invoke or whose f/key differs from its
             invoke, or time going backwards for a process.
@@ -290,6 +346,51 @@ def iter_history(lines: Iterable[str], *, source: str = "<history>") -> Iterator
         sequencer.feed(op, number)
         position += 1
         yield number, op
+
+
+def bounded_lines(handle: TextIO, *, source: str) -> Iterator[str]:
+    """The lines of a text stream, read within ``MAX_LINE_CHARS`` and ``MAX_HISTORY_CHARS``.
+
+    Args:
+        handle: the open stream.
+        source: the name used in error messages.
+
+    Yields:
+        Each line, its ending included.
+
+    Raises:
+        HistoryError: a line longer than the limit (without reading the rest of
+            it), or more text in all than the limit.
+    """
+    total = 0
+    number = 0
+    while text := handle.readline(MAX_LINE_CHARS + 1):
+        number += 1
+        total += len(text)
+        if len(text) > MAX_LINE_CHARS and not text.endswith("\n"):
+            raise _fail(source, number, None,
+                        f"line longer than {MAX_LINE_CHARS} characters (is this a history?)")
+        if total > MAX_HISTORY_CHARS:
+            raise _fail(source, number, None,
+                        f"history longer than {MAX_HISTORY_CHARS} characters: split it")
+        yield text
+
+
+def iter_history_file(handle: TextIO, *, source: str) -> Iterator[tuple[int, Op]]:
+    """``iter_history`` over an open text stream, within the size limits (``bounded_lines``).
+
+    Args:
+        handle: the open stream.
+        source: the name used in error messages (usually the file path).
+
+    Yields:
+        Each op with its 1-based line number.
+
+    Raises:
+        HistoryError: as ``iter_history`` and ``bounded_lines``.
+        UnicodeDecodeError: the stream is not valid text in its encoding.
+    """
+    return iter_history(bounded_lines(handle, source=source), source=source)
 
 
 def parse_history(lines: Iterable[str], *, source: str = "<history>") -> tuple[Op, ...]:
@@ -318,11 +419,12 @@ def read_history(path: Path | str) -> tuple[Op, ...]:
         The ops in order.
 
     Raises:
-        HistoryError: the file is malformed (names file, line and field).
+        HistoryError: the file is malformed (names file, line and field), or
+            beyond the limits (``MAX_LINE_CHARS``, ``MAX_NESTING``, ``MAX_HISTORY_CHARS``).
         OSError: the file cannot be read.
     """
     with Path(path).open(encoding="utf-8") as handle:
-        return parse_history(handle, source=str(path))
+        return tuple(op for _, op in iter_history_file(handle, source=str(path)))
 
 
 def validate_history(ops: Iterable[Op], *, source: str = "<history>") -> None:
@@ -404,14 +506,14 @@ def pair_operations(ops: Iterable[Op]) -> tuple[Operation, ...]:
         HistoryError: a completion has no invoke (the history was not validated).
     """
     slots: list[list[Op | None]] = []
-    open_slot: dict[Process, list[Op | None]] = {}
+    open_slot: dict[tuple[Process, str], list[Op | None]] = {}
     for op in ops:
         if op.type == "invoke":
             slot: list[Op | None] = [op, None]
             slots.append(slot)
-            open_slot[op.process] = slot
+            open_slot[_slot(op)] = slot
             continue
-        found = open_slot.pop(op.process, None)
+        found = open_slot.pop(_slot(op), None)
         if found is None:
             raise _fail("<history>", op.index + 1, "type", "completion without an invoke")
         found[1] = op

@@ -30,6 +30,11 @@ placed, state, that flag) with the set of optional operations still
 available: a configuration offering no more options than a failed one fails
 too. The longest linearizable prefix seen and the operations that could not
 follow it form the counterexample.
+
+The precedence is pluggable (``search_history`` with another ``Order``):
+``real_time_links`` is linearizability's; ``experiments.checkers.sequential``
+gives each process's order instead, for sequential consistency by this same
+search. An order may also rule moves out as doomed (``Links.doomed``).
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeAlias, TypeVar
 
 from experiments.checkers.models import (
     Candidate,
@@ -58,7 +63,17 @@ CHECK_EVERY: Final = 512
 SHOWN_PREFIX: Final = 12
 """How many of the prefix's last operations a counterexample shows."""
 
-__all__ = ["Counterexample", "ModelError", "check_linearizable"]
+__all__ = [
+    "LINEARIZABLE",
+    "Claim",
+    "Counterexample",
+    "Links",
+    "ModelError",
+    "Order",
+    "check_linearizable",
+    "real_time_links",
+    "search_history",
+]
 
 
 _FORCED: Final = 0
@@ -108,6 +123,11 @@ class Counterexample:
             forced the search back, and other required candidates illegal there.
         reason: set when the model ruled the first failing operation out
             without a search (the prefix is then empty); says why.
+        states: the model state after each prefix operation, readably (the
+            last one is ``state``); empty when the prefix is.
+        legal: for each failing operation, whether the model allows it in
+            ``state`` (a legal one fails because every continuation after it
+            does); empty with ``reason``.
     """
 
     key: Hashable
@@ -115,6 +135,8 @@ class Counterexample:
     state: str
     failing: tuple[Operation, ...]
     reason: str | None = None
+    states: tuple[str, ...] = ()
+    legal: tuple[bool, ...] = ()
 
 
 @dataclass(slots=True)
@@ -124,19 +146,47 @@ class _Verdict:
     counterexample: Counterexample | None = None
 
 
-def _search(
-    key: Hashable, cands: Sequence[Candidate[I]], model: Model[S, I], budget: _Budget
-) -> _Verdict:
-    """Search for a linearization of one partition's candidates."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Links:
+    """The precedence the search walks: which candidates may be placed next.
+
+    A linked list of events: ``2 * i`` is candidate i's call, ``2 * i + 1``
+    its return, ``2 * m`` the head. The candidates whose calls come before
+    the first return may be placed next; ``lift(i)`` takes candidate i out
+    once placed and ``unlift(i)`` exactly undoes it (last lifted, first
+    unlifted). A return of ``2 * m + 1`` stands for no candidate: the end of
+    an order that has no deadlines.
+
+    Attributes:
+        nxt: the next event of each slot (-1: none).
+        lift: take a placed candidate's events out.
+        unlift: put them back.
+        keys: candidates with equal keys are interchangeable (only the one whose
+            window ends first is tried); for the real-time order, the inputs. None:
+            no two candidates are (nothing to skip, and no time spent looking).
+        doomed: given the states before and after a move and the placed set after
+            it, whether the move certainly leads nowhere (None: no such rule).
+    """
+
+    nxt: list[int]
+    lift: Callable[[int], None]
+    unlift: Callable[[int], None]
+    keys: Sequence[Hashable] | None
+    doomed: Callable[[Any, Any, int], bool] | None = None
+
+
+Order: TypeAlias = Callable[[Sequence[Candidate[Any]], Model[Any, Any]], Links]
+"""Builds the precedence of one partition's candidates (real time, or process order)."""
+
+
+def real_time_links(cands: Sequence[Candidate[Any]], model: Model[Any, Any]) -> Links:
+    """Linearizability's precedence: each candidate's window [start, end] in real time.
+
+    Call and return events sorted by time (on equal times a call sorts first,
+    so touching windows overlap); lifting a candidate removes both its events.
+    """
+    del model  # the windows say everything
     m = len(cands)
-    remaining = sum(1 for c in cands if c.required)
-    if remaining == 0:
-        return _Verdict(linearizable=True, states=0)
-    hopeless = model.unexplained(cands)
-    if hopeless:
-        return _Verdict(linearizable=False, states=0, counterexample=Counterexample(
-            key=key, prefix=(), state=model.describe_state(model.init()),
-            failing=tuple(c.op for c in hopeless), reason=_SHORTCUT))
     events = sorted([(c.start, 0, i) for i, c in enumerate(cands)]
                     + [(c.end, 1, i) for i, c in enumerate(cands)])
     head = 2 * m
@@ -148,13 +198,52 @@ def _search(
         nxt[last] = entry
         prv[entry] = last
         last = entry
+
+    def lift(i: int) -> None:
+        for x in (2 * i, 2 * i + 1):
+            p, n = prv[x], nxt[x]
+            nxt[p] = n
+            if n != -1:
+                prv[n] = p
+
+    def unlift(i: int) -> None:  # exactly undoes lift(i): the return goes back first
+        for x in (2 * i + 1, 2 * i):
+            p, n = prv[x], nxt[x]
+            nxt[p] = x
+            if n != -1:
+                prv[n] = x
+
+    return Links(nxt=nxt, lift=lift, unlift=unlift, keys=[c.input for c in cands])
+
+
+def _search(
+    key: Hashable, cands: Sequence[Candidate[I]], model: Model[S, I], budget: _Budget,
+    order: Order = real_time_links,
+) -> _Verdict:
+    """Search for a linearization of one partition's candidates (or, with another
+    order, for a sequential order that respects that precedence)."""
+    m = len(cands)
+    remaining = sum(1 for c in cands if c.required)
+    if remaining == 0:
+        return _Verdict(linearizable=True, states=0)
+    hopeless = model.unexplained(cands)
+    if hopeless:
+        return _Verdict(linearizable=False, states=0, counterexample=Counterexample(
+            key=key, prefix=(), state=model.describe_state(model.init()),
+            failing=tuple(c.op for c in hopeless), reason=_SHORTCUT))
+    links = order(cands, model)
+    head = 2 * m
+    nxt, lift, unlift, doomed, keys = (links.nxt, links.lift, links.unlift, links.doomed,
+                                       links.keys)
     required = [c.required for c in cands]
+    required.append(True)  # the end of an order without deadlines (Links) blocks like a required op
     blind = [c.blind for c in cands]
     readonly = [c.readonly for c in cands]
     inputs = [c.input for c in cands]
     masks = [1 << i for i in range(m)]
     ends = [c.end for c in cands]
     step = model.step
+    by_phase = {want: {i for i in range(m) if required[i] == want} for want in (True, False)}
 
     state = model.init()
     bits = 0
@@ -182,20 +271,6 @@ def _search(
     best: tuple[int, list[tuple[int, S, bool, int]], S, list[int]] | None = None
     low_water = 0
 
-    def lift(i: int) -> None:
-        for x in (2 * i, 2 * i + 1):
-            p, n = prv[x], nxt[x]
-            nxt[p] = n
-            if n != -1:
-                prv[n] = p
-
-    def unlift(i: int) -> None:  # exactly undoes lift(i): the return goes back first
-        for x in (2 * i + 1, 2 * i):
-            p, n = prv[x], nxt[x]
-            nxt[p] = x
-            if n != -1:
-                prv[n] = x
-
     entry = nxt[head]
     phase = _FORCED
     steps = 0
@@ -220,13 +295,18 @@ def _search(
             if target < 0:
                 phase = _REQUIRED
         if target < 0:
-            chosen = _representatives(nxt[head], nxt=nxt, ends=ends, inputs=inputs,
-                                      required=required, want_required=phase == _REQUIRED)
+            if keys is None:
+                chosen = by_phase[phase == _REQUIRED]
+            else:
+                chosen = _representatives(nxt[head], nxt=nxt, ends=ends, inputs=keys,
+                                          required=required, want_required=phase == _REQUIRED)
             e = entry
             while e != -1 and not e & 1:
                 i = e >> 1
                 if i in chosen and not (tentative and blind[i]):
                     ok, new_state = step(state, inputs[i])
+                    if ok and doomed is not None and new_state != state:
+                        ok = not doomed(state, new_state, bits | masks[i])
                     if ok and not dead_end(bits | masks[i], new_state, not required[i]):
                         target = i
                         break
@@ -271,6 +351,8 @@ def _search(
                 assert best is not None  # the first backtrack always follows a required return
                 _, frames, at, failing = best
                 prefix = [f for f, _, _, ph in frames if ph != _SKIP]
+                # A frame holds the state before its op: the next frame's is the state after.
+                after = [before for _, before, _, _ in frames[1:]] + [at] if frames else []
                 return _Verdict(
                     linearizable=False,
                     states=explored,
@@ -279,6 +361,9 @@ def _search(
                         prefix=tuple(cands[f].op for f in prefix),
                         state=model.describe_state(at),
                         failing=tuple(cands[f].op for f in failing),
+                        states=tuple(model.describe_state(s) for s, (_, _, _, ph)
+                                     in zip(after, frames, strict=True) if ph != _SKIP),
+                        legal=tuple(step(at, inputs[f])[0] for f in failing),
                     ),
                 )
             memo_key = (bits & reqmask, state, tentative)
@@ -341,12 +426,14 @@ def _failing(
     step: Callable[[S, I], tuple[bool, S]],
     state: S,
 ) -> list[int]:
-    """The blocking operation plus the required candidates illegal in ``state``."""
-    failing = [blocker]
+    """The blocking operation plus the required candidates illegal in ``state``; when
+    the blocker is the end of an order without deadlines, every required candidate."""
+    at_end = blocker >= len(inputs)
+    failing = [] if at_end else [blocker]
     e = nxt[head]
     while e != -1 and not e & 1:
         i = e >> 1
-        if required[i] and i != blocker and not step(state, inputs[i])[0]:
+        if required[i] and i != blocker and (at_end or not step(state, inputs[i])[0]):
             failing.append(i)
         e = nxt[e]
     return failing
@@ -358,26 +445,64 @@ def _op_json(op: Operation) -> dict[str, Any]:
             "end": None if op.completion is None else op.completion.time}
 
 
-def _explain(cx: Counterexample) -> tuple[dict[str, Any], tuple[str, ...]]:
+def _why(legal: bool, state: str) -> str:
+    if legal:
+        return f"legal in state {state}, but every order that places it next fails later"
+    return f"not legal in state {state}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Claim:
+    """What a search establishes, in the words of its results and counterexamples.
+
+    Attributes:
+        checker: the result's checker name.
+        holds: the property, as in "the history is ...".
+        prefix: what the longest prefix found is.
+        stuck: what the failing operations cannot be.
+        order: the order the prefix is listed in.
+    """
+
+    checker: str
+    holds: str
+    prefix: str
+    stuck: str
+    order: str
+
+
+LINEARIZABLE: Final = Claim(checker="linearizable", holds="linearizable",
+                            prefix="a linearizable prefix", stuck="cannot be linearized",
+                            order="linearization order")
+
+
+def _explain(cx: Counterexample, claim: Claim = LINEARIZABLE,
+             ) -> tuple[dict[str, Any], tuple[str, ...]]:
     shown = cx.prefix[-SHOWN_PREFIX:]
+    tail = [_op_json(op) for op in shown]
+    for op_json, state in zip(tail, cx.states[-len(shown):] if shown else (), strict=False):
+        op_json["state"] = state  # the model state after the op
+    failing = [_op_json(op) for op in cx.failing]
+    for op_json, legal in zip(failing, cx.legal, strict=False):
+        op_json["legal"] = legal
+        op_json["why"] = _why(legal, cx.state)
     details = {
         "key": cx.key,
         "state": cx.state,
         "prefix_length": len(cx.prefix),
-        "prefix_tail": [_op_json(op) for op in shown],
-        "failing": [_op_json(op) for op in cx.failing],
+        "prefix_tail": tail,
+        "failing": failing,
     }
     if cx.reason is not None:
         details["reason"] = cx.reason
-        lines = [f"key {cx.key}: not linearizable: {cx.reason}:",
+        lines = [f"key {cx.key}: not {claim.holds}: {cx.reason}:",
                  *(f"  ✗ {describe_operation(op)}" for op in cx.failing)]
         return details, tuple(lines)
     lines = [
-        f"key {cx.key}: not linearizable: after a linearizable prefix of {len(cx.prefix)} "
-        f"operation(s), leaving state {cx.state}, these cannot be linearized:",
+        f"key {cx.key}: not {claim.holds}: after {claim.prefix} of {len(cx.prefix)} "
+        f"operation(s), leaving state {cx.state}, these {claim.stuck}:",
         *(f"  ✗ {describe_operation(op)}" for op in cx.failing),
         f"the prefix ({'its last ' + str(len(shown)) if len(shown) < len(cx.prefix) else 'all'}"
-        f", in linearization order):",
+        f", in {claim.order}):",
         *(f"    {describe_operation(op)}" for op in shown),
     ]
     return details, tuple(lines)
@@ -411,36 +536,70 @@ def check_linearizable(
         ModelError: an operation the model cannot interpret (bad input).
     """
     chosen: Model[Any, Any] = RegisterModel() if model is None else model
+    return search_history(history, chosen, time_limit=time_limit, clock=clock,
+                          max_states=max_states)
+
+
+def search_history(
+    history: Sequence[Op],
+    model: Model[Any, Any],
+    *,
+    order: Order = real_time_links,
+    claim: Claim = LINEARIZABLE,
+    time_limit: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    max_states: int | None = None,
+) -> CheckResult:
+    """Search every partition of a history for a sequential order the model accepts.
+
+    With the defaults this is ``check_linearizable``; another ``order`` (and
+    ``claim``, its words) checks e.g. sequential consistency by the same search.
+
+    Args:
+        history: a valid history.
+        model: the sequential specification.
+        order: which candidates may come next (default: real-time windows).
+        claim: what the result says was established.
+        time_limit: seconds for the whole check; None for no limit.
+        clock: the clock the budget is measured on.
+        max_states: give up ("unknown") when one partition's memo outgrows this.
+
+    Returns:
+        valid True, False (with a counterexample) or "unknown" (budget ran out).
+
+    Raises:
+        ModelError: an operation the model cannot interpret (bad input).
+    """
     budget = _Budget(deadline=None if time_limit is None else clock() + time_limit,
                      clock=clock, max_states=max_states)
     operations = client_operations(history)
-    partitions = chosen.partition(operations)
-    prepared = [(key, chosen.prepare(ops)) for key, ops in partitions.items()]
-    details: dict[str, Any] = {"model": chosen.name, "operations": len(operations),
+    partitions = model.partition(operations)
+    prepared = [(key, model.prepare(ops)) for key, ops in partitions.items()]
+    details: dict[str, Any] = {"model": model.name, "operations": len(operations),
                                "partitions": len(prepared)}
     states = 0
     for checked, (key, cands) in enumerate(prepared):
         try:
             budget.check(0)
-            verdict = _search(key, cands, chosen, budget)
+            verdict = _search(key, cands, model, budget, order)
         except _OutOfBudget as exc:
             details |= {"partitions_checked": checked, "states": states, "reason": str(exc)}
             return CheckResult(
-                valid=UNKNOWN, checker="linearizable", details=details,
+                valid=UNKNOWN, checker=claim.checker, details=details,
                 summary=f"unknown: {exc} after {checked} of {len(prepared)} partition(s)",
             )
         states += verdict.states
         if verdict.counterexample is not None:
-            found, lines = _explain(verdict.counterexample)
+            found, lines = _explain(verdict.counterexample, claim)
             details |= {"partitions_checked": checked + 1, "states": states,
                         "counterexample": found}
             return CheckResult(
-                valid=False, checker="linearizable", details=details, lines=lines,
-                summary=f"not linearizable: key {verdict.counterexample.key}",
+                valid=False, checker=claim.checker, details=details, lines=lines,
+                summary=f"not {claim.holds}: key {verdict.counterexample.key}",
             )
     details |= {"partitions_checked": len(prepared), "states": states}
     return CheckResult(
-        valid=True, checker="linearizable", details=details,
-        summary=f"linearizable ({len(operations)} operations, {len(prepared)} partition(s))",
+        valid=True, checker=claim.checker, details=details,
+        summary=f"{claim.holds} ({len(operations)} operations, {len(prepared)} partition(s))",
     )
 

@@ -158,8 +158,12 @@ RegisterInput: TypeAlias = tuple[int, str, str]
 NULL: Final = canonical(None)
 
 
-def _register_input(op: Operation) -> RegisterInput | None:
-    """The compact input for one register op, or None when it constrains nothing."""
+def register_input(op: Operation) -> RegisterInput | None:
+    """The compact input for one register op, or None when it constrains nothing.
+
+    Raises:
+        ModelError: an f other than read/write/cas, or a cas value not [old, new].
+    """
     kind = op.type
     if op.f == "read":
         return (READ, canonical(op.value), "") if kind == "ok" else None
@@ -202,11 +206,16 @@ class _Observers:
         return best
 
 
-def _optional_windows(
+def optional_windows(
     required: Sequence[tuple[RegisterInput, int]],
     optional: Sequence[tuple[RegisterInput, int]],
 ) -> list[int | None]:
-    """Each optional op's window end (None: no observer can follow it: drop it)."""
+    """Each optional op's window end (None: no observer can follow it: drop it).
+
+    ``required`` pairs each required input with its end, ``optional`` each
+    optional input with its start (all zero: which optional ops anything could
+    observe at all, regardless of time).
+    """
     observers = _Observers(required)
     effect = [b if kind == CAS else a for (kind, a, b), _ in optional]
     values = set(effect) | {a for (kind, a, _), _ in optional if kind == CAS}
@@ -255,7 +264,8 @@ def _earliest_ends(
     return result
 
 
-def _readonly(inp: RegisterInput) -> bool:
+def is_readonly(inp: RegisterInput) -> bool:
+    """Whether a register input leaves the state as it is whenever it is legal."""
     kind, a, b = inp
     return kind in (READ, MISMATCH) or (kind == CAS and a == b)
 
@@ -283,21 +293,21 @@ class RegisterModel:
         required: list[tuple[Operation, RegisterInput]] = []
         optional: list[tuple[Operation, RegisterInput]] = []
         for op in ops:
-            inp = _register_input(op)
+            inp = register_input(op)
             if inp is not None:
                 (optional if op.type == "info" else required).append((op, inp))
-        windows = _optional_windows(
+        windows = optional_windows(
             [(inp, _end_or_fail(op)) for op, inp in required],
             [(inp, op.start) for op, inp in optional],
         )
         candidates = [
             Candidate(op=op, input=inp, start=op.start, end=_end_or_fail(op), required=True,
-                      blind=inp[0] == WRITE, readonly=_readonly(inp))
+                      blind=inp[0] == WRITE, readonly=is_readonly(inp))
             for op, inp in required
         ]
         candidates += [
             Candidate(op=op, input=inp, start=op.start, end=end, required=False,
-                      blind=inp[0] == WRITE, readonly=_readonly(inp))
+                      blind=inp[0] == WRITE, readonly=is_readonly(inp))
             for (op, inp), end in zip(optional, windows, strict=True)
             if end is not None
         ]

@@ -134,6 +134,108 @@ class TestBadInput:
         """Leaving out --model is a usage error (exit 2)."""
         assert 2 == run(VALID).exit_code
 
+    def test_deeply_nested_value_is_bad_input(self, tmp_path: Path) -> None:
+        """A value of 100,000 nested lists exits 2 naming file and line, not RecursionError."""
+        path = tmp_path / "deep.jsonl"
+        path.write_text('{"process": 0, "type": "invoke", "f": "write", "key": "x", "value": '
+                        + "[" * 100_000 + "]" * 100_000 + ', "time": 1}\n')
+
+        result = run(str(path), "--model", "register")
+
+        assert 2 == result.exit_code
+        assert f"{path}:1: arrays/objects nested more than 100 levels deep" in result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+
+    def test_dev_zero_is_bad_input(self) -> None:
+        """/dev/zero is read no further than one line's bound, then exits 2."""
+        result = run("/dev/zero", "--model", "register")
+
+        assert 2 == result.exit_code
+        assert "/dev/zero:1: line longer than" in result.output
+
+    def test_set_with_a_weaker_model_is_a_usage_error(self) -> None:
+        """--consistency other than linearizable needs the register model (exit 2)."""
+        result = run(SET_INVALID, "--model", "set", "--consistency", "causal")
+
+        assert 2 == result.exit_code
+        assert "needs --model register" in result.output
+
+
+class TestNoOperations:
+    @pytest.mark.parametrize("text", ["", "\n\n", '{"process": "nemesis", "type": "invoke", '
+                                      '"f": "kill", "time": 1}\n'],
+                             ids=["empty", "blank-lines", "nemesis-only"])
+    def test_reported_as_unknown(self, tmp_path: Path, text: str) -> None:
+        """A history without client operations says "no operations" and exits 3, not valid."""
+        path = tmp_path / "empty.jsonl"
+        path.write_text(text)
+
+        result = run(str(path), "--model", "register")
+
+        assert (3, True) == (result.exit_code, "no operations" in result.output)
+        assert "UNKNOWN" in result.output
+
+    def test_json_says_so(self, tmp_path: Path) -> None:
+        """In --json the verdict is "unknown" with the reason and zero operations."""
+        path = tmp_path / "empty.jsonl"
+        path.write_text("")
+
+        found = json.loads(run(str(path), "--model", "set", "--json").output)
+
+        assert ("unknown", "no operations", 0) == (found["valid"], found["reason"],
+                                                   found["operations"])
+
+
+class TestConsistency:
+    @pytest.mark.parametrize(
+        ("name", "consistency", "code"),
+        [
+            ("register-invalid-stale-read-by-a-new-process", "linearizable", 1),
+            ("register-invalid-stale-read-by-a-new-process", "sequential", 0),
+            ("register-invalid-causal-across-keys", "causal", 1),
+            ("register-invalid-causal-across-keys", "session", 0),
+            ("register-invalid-monotonic-reads", "monotonic-reads", 1),
+            ("register-invalid-monotonic-reads", "read-your-writes", 0),
+            ("register-invalid-replicas-diverged", "eventual", 1),
+            ("register-valid-no-final-reads", "eventual", 3),
+            ("register-invalid-stale-read-by-a-new-process", "staleness", 1),
+            ("register-valid-all-models", "strongest", 0),
+        ],
+    )
+    def test_exit_code_per_model(self, name: str, consistency: str, code: int) -> None:
+        """Each consistency model gets its own verdict on the same golden history."""
+        path = str(HISTORIES / f"{name}.jsonl")
+
+        assert code == run(path, "--model", "register", "--consistency", consistency).exit_code
+
+    def test_strongest_json(self) -> None:
+        """--consistency strongest names the model, every verdict and the anomalies."""
+        path = str(HISTORIES / "register-invalid-causal-across-keys.jsonl")
+
+        found = json.loads(run(path, "--model", "register", "--consistency", "strongest",
+                               "--json").output)
+
+        assert ("session", ["linearizable", "causal"], True) == (
+            found["strongest"], found["anomalies"], found["valid"])
+        assert {"history", "valid", "elapsed_s", "models", "results"} <= set(found)
+
+    def test_violation_names_operations(self) -> None:
+        """A weaker model's violation is printed with the operations behind it."""
+        path = str(HISTORIES / "register-invalid-monotonic-reads.jsonl")
+
+        result = run(path, "--model", "register", "--consistency", "monotonic-reads")
+
+        assert "INVALID" in result.output
+        assert "monotonic-reads: process 1 read 1 (op 2) then null (op 4)" in result.output
+
+    def test_convergence_bound(self) -> None:
+        """A tighter --convergence-bound than the replicas needed turns eventual invalid."""
+        path = str(HISTORIES / "register-valid-all-models.jsonl")
+
+        assert (0, 1) == tuple(run(path, "--model", "register", "--consistency", "eventual",
+                                   "--convergence-bound", bound).exit_code
+                               for bound in ("1", "0"))
+
 
 class TestJson:
     def test_one_object_per_history(self) -> None:

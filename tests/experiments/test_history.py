@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from experiments import history as history_module
 from experiments.bench.checker import RegisterWorkload, simulate_register
 from experiments.history import (
     HistoryError,
@@ -129,6 +130,58 @@ class TestHistoryErrors:
 
         assert (str(path), 2, "f") == (caught.value.source, caught.value.line,
                                        caught.value.field)
+
+
+class TestReadingLimits:
+    def test_deep_nesting_is_bad_input_not_recursion(self) -> None:
+        """A value nested 100,000 deep is a HistoryError on its line, never a RecursionError."""
+        deep = line(value="<v>").replace('"<v>"', "[" * 100_000 + "]" * 100_000)
+
+        error = problem([line(), line(type="ok"), deep])
+
+        assert (3, None) == (error.line, error.field)
+        assert "nested more than 100 levels" in str(error)
+
+    def test_nesting_up_to_the_limit_is_fine(self) -> None:
+        """Nesting at the limit parses; brackets inside strings do not count."""
+        nested = line(value="<v>").replace('"<v>"', "[" * 99 + "]" * 99)
+        texty = line(value="[" * 500)
+
+        assert 3 == len(parse_history([nested, line(type="ok"), texty], source="h.jsonl"))
+
+    def test_an_endless_line_stops_at_the_bound(self, monkeypatch: pytest.MonkeyPatch,
+                                                tmp_path: Path) -> None:
+        """A line longer than the bound is bad input, read no further than the bound."""
+        monkeypatch.setattr(history_module, "MAX_LINE_CHARS", 1000)
+        path = tmp_path / "long.jsonl"
+        path.write_text(line() + "\n" + "x" * 5000)
+
+        with pytest.raises(HistoryError) as caught:
+            read_history(path)
+
+        assert (2, None) == (caught.value.line, caught.value.field)
+        assert "longer than 1000 characters" in str(caught.value)
+
+    def test_dev_zero_is_bad_input(self) -> None:
+        """/dev/zero (no newline, ever) ends with a HistoryError on line 1, not forever."""
+        with pytest.raises(HistoryError) as caught:
+            read_history("/dev/zero")
+
+        assert ("/dev/zero", 1) == (caught.value.source, caught.value.line)
+
+    def test_a_huge_file_stops_at_the_bound(self, monkeypatch: pytest.MonkeyPatch,
+                                            tmp_path: Path) -> None:
+        """More text in all than the bound is bad input, naming the line where it ran over."""
+        monkeypatch.setattr(history_module, "MAX_HISTORY_CHARS", 500)
+        path = tmp_path / "big.jsonl"
+        ops = [line(process=p, time=1) for p in range(20)]
+        path.write_text("".join(op + "\n" for op in ops))
+
+        with pytest.raises(HistoryError) as caught:
+            read_history(path)
+
+        assert "history longer than 500 characters" in str(caught.value)
+        assert caught.value.line < 20
 
 
 class TestWriteHistory:

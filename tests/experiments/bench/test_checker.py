@@ -43,6 +43,19 @@ class TestSimulateRegister:
         assert {"k0", "k1", "k2", "k3"} == {op.key for op in invokes}
         assert any(op.type == "info" for op in history)
 
+    def test_unique_values_nodes_and_final_reads(self) -> None:
+        """With unique=True no value is written twice; nodes and final reads are marked."""
+        history = simulate_register(random.Random(2), RegisterWorkload(
+            ops=300, processes=6, keys=2, unique=True, nodes=3, final_reads=True))
+        written = [op.value if op.f == "write" else op.value[1] for op in history
+                   if op.type == "invoke" and op.f in ("write", "cas")]
+        finals = [op for op in history if op.extra.get("final")]
+
+        validate_history(history)
+        assert len(written) == len(set(written))
+        assert {"n1", "n2", "n3"} == {op.node for op in history if op.process != "nemesis"}
+        assert 3 * 2 * 2 == len(finals)
+
 
 class TestBenchCommand:
     def test_json_rows(self) -> None:
@@ -63,3 +76,22 @@ class TestBenchCommand:
 
         assert 0 == result.exit_code
         assert "elapsed_s" in result.output
+
+    def test_weaker_models(self) -> None:
+        """--consistency times each named checker on the same (unique-value) history."""
+        result = CliRunner().invoke(main, ["bench", "checker", "--ops", "200", "--processes", "3",
+                                           "--consistency", "sequential,causal,session,eventual,"
+                                           "staleness,strongest", "--no-memory", "--json"])
+        rows = [json.loads(line) for line in result.output.splitlines()]
+
+        assert 0 == result.exit_code
+        assert [("sequential", True), ("causal", True), ("session", True), ("eventual", True),
+                ("staleness", True), ("strongest", True)] == [(r["consistency"], r["valid"])
+                                                               for r in rows]
+
+    def test_unknown_checker_is_a_usage_error(self) -> None:
+        """A checker name the bench does not know exits 2 and names it."""
+        result = CliRunner().invoke(main, ["bench", "checker", "--consistency", "psychic"])
+
+        assert 2 == result.exit_code
+        assert "psychic" in result.output
