@@ -10,14 +10,18 @@ the leader known.
 from __future__ import annotations
 
 import enum
+import math
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 
 class NemesisKind(enum.StrEnum):
     """The faults a schedule can hold."""
 
+    PARTITION = "partition"
+    """Explicit groups (``FaultSpec.groups``): links between groups are cut both ways."""
     PARTITION_MAJORITY = "partition-majority"
     """A random majority and minority, cut both ways."""
     PARTITION_LEADER = "partition-leader"
@@ -37,6 +41,8 @@ class NemesisKind(enum.StrEnum):
     """Each message on every link is lost with probability ``loss``."""
     LATENCY = "latency"
     """Every link gets ``latency_ms`` more delay, plus up to ``jitter_ms``."""
+    BANDWIDTH = "bandwidth"
+    """Every peer link is limited to ``rate_kbps`` KB/s per connection and direction."""
     KILL = "kill"
     """A random node (the leader half the time) crashes, then restarts at the end."""
     PAUSE = "pause"
@@ -52,7 +58,12 @@ class NemesisKind(enum.StrEnum):
     @property
     def is_partition(self) -> bool:
         """Whether this fault cuts links."""
-        return self.value.startswith("partition-")
+        return self.value == "partition" or self.value.startswith("partition-")
+
+    @property
+    def simulator_only(self) -> bool:
+        """Faults aimed at protocol moments, which only the simulator can inject."""
+        return self in SIMULATOR_ONLY
 
     @property
     def category(self) -> str:
@@ -61,11 +72,58 @@ class NemesisKind(enum.StrEnum):
         ``generate``)."""
         if self.is_partition:
             return "partition"
-        if self in (NemesisKind.LOSS, NemesisKind.LATENCY):
+        if self in (NemesisKind.LOSS, NemesisKind.LATENCY, NemesisKind.BANDWIDTH):
             return "link"
         if self is NemesisKind.LEADER_CHURN:
             return "churn"
         return "process"
+
+
+SIMULATOR_ONLY: frozenset[NemesisKind] = frozenset(
+    {NemesisKind.PARTITION_LEADER_ROLLING, NemesisKind.LEADER_CHURN, NemesisKind.RESTARTS}
+)
+"""Kinds a real cluster cannot suffer: they crash or cut a node at a protocol moment
+(``RESTARTS`` crashes nodes inside disk writes and right after votes)."""
+
+SIMULATOR_KINDS: tuple[NemesisKind, ...] = (
+    NemesisKind.PARTITION_MAJORITY,
+    NemesisKind.PARTITION_LEADER,
+    NemesisKind.PARTITION_BRIDGE,
+    NemesisKind.PARTITION_HALVES,
+    NemesisKind.PARTITION_ONE_WAY,
+    NemesisKind.PARTITION_LEADER_ROLLING,
+    NemesisKind.LOSS,
+    NemesisKind.LATENCY,
+    NemesisKind.KILL,
+    NemesisKind.PAUSE,
+    NemesisKind.RESTARTS,
+    NemesisKind.LEADER_CHURN,
+)
+"""The kinds ``chaoslab sim`` draws from by default, in the order its schedules were
+generated with (changing it changes every seed's schedule)."""
+
+SIMULATOR_WEIGHTS: Mapping[NemesisKind, float] = MappingProxyType(
+    {
+        NemesisKind.PARTITION_MAJORITY: 1.0,
+        NemesisKind.PARTITION_LEADER: 1.0,
+        NemesisKind.PARTITION_BRIDGE: 1.0,
+        NemesisKind.PARTITION_HALVES: 1.0,
+        NemesisKind.PARTITION_ONE_WAY: 1.0,
+        NemesisKind.PARTITION_LEADER_ROLLING: 4.0,
+        NemesisKind.LOSS: 1.0,
+        NemesisKind.LATENCY: 2.0,
+        NemesisKind.KILL: 1.0,
+        NemesisKind.PAUSE: 1.0,
+        NemesisKind.RESTARTS: 4.0,
+        NemesisKind.LEADER_CHURN: 2.0,
+    }
+)
+"""How often ``chaoslab sim``'s default mix draws each of ``SIMULATOR_KINDS``, relative to
+the others (see ``generate``'s ``weights``)."""
+
+TARGETS: tuple[str, ...] = ("leader", "follower", "random", "any")
+"""Who a kill or pause hits: the leader, a follower, a random node, or (``any``) the
+leader half the time and a random node otherwise; ``n3`` names one node."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,6 +137,14 @@ class FaultSpec:
     """LOSS: the probability that one message is lost."""
     latency_ms: float = 50.0
     jitter_ms: float = 20.0
+    rate_kbps: int = 100
+    """BANDWIDTH: KB/s per connection and direction."""
+    target: str = "any"
+    """KILL and PAUSE: who is hit (see ``TARGETS``)."""
+    groups: tuple[tuple[int, ...], ...] = ()
+    """PARTITION: the groups (nodes in none form one more group)."""
+    mode: str = "drop"
+    """How links are cut on real clusters: ``drop`` (bytes vanish) or ``refuse``."""
 
     @property
     def end_s(self) -> float:
@@ -113,6 +179,7 @@ def generate(
     quiet_s: tuple[float, float] = (1.0, 3.0),
     fault_s: tuple[float, float] = (2.0, 6.0),
     compose: float = 0.0,
+    weights: Sequence[float] | None = None,
 ) -> Schedule:
     """Alternate quiet and fault windows, Jepsen style, then leave a quiet tail.
 
@@ -127,13 +194,19 @@ def generate(
             another category than its first (Jepsen's composed nemeses): faults
             that are rare alone, such as a crash between two candidates' vote
             requests, become common under latency.
+        weights: how often each of ``kinds`` is drawn, relative to the others (one
+            finite weight >= 0 per kind, at least one positive), for a window's
+            first fault and its composed second alike. None draws every kind
+            equally often, with the very draws schedules were always made with, so
+            a seed keeps its schedule.
 
     Returns:
         The schedule.
 
     Raises:
-        ValueError: if the recovery tail does not fit in the run, or ``compose`` is
-            not a probability.
+        ValueError: if the recovery tail does not fit in the run, ``compose`` is
+            not a probability, or ``weights`` does not give one usable weight per
+            kind.
     """
     if recovery_s < 0 or recovery_s >= duration_s:
         msg = f"recovery_s={recovery_s} must be in [0, duration_s={duration_s})"
@@ -141,6 +214,8 @@ def generate(
     if not 0.0 <= compose <= 1.0:
         msg = f"compose={compose} must be a probability in [0, 1]"
         raise ValueError(msg)
+    if weights is not None:
+        check_weights(kinds, weights)
     faults: list[FaultSpec] = []
     now = 0.0
     last = duration_s - recovery_s
@@ -149,11 +224,20 @@ def generate(
         length = rng.uniform(*fault_s)
         if start + length > last:
             break
-        kind = kinds[rng.randrange(len(kinds))]
+        kind = _draw(rng, kinds, weights)
         window = [kind]
-        others = [k for k in kinds if k.category != kind.category]
+        if weights is None:
+            others = [k for k in kinds if k.category != kind.category]
+            other_weights = None
+        else:
+            pairs = [
+                (k, w) for k, w in zip(kinds, weights, strict=True)
+                if k.category != kind.category and w > 0
+            ]
+            others = [k for k, _ in pairs]
+            other_weights = [w for _, w in pairs]
         if compose and others and rng.random() < compose:
-            window.append(others[rng.randrange(len(others))])
+            window.append(_draw(rng, others, other_weights))
         for each in window:
             faults.append(
                 FaultSpec(
@@ -167,3 +251,30 @@ def generate(
             )
         now = start + length
     return Schedule(faults=tuple(faults), duration_s=duration_s)
+
+
+def _draw(
+    rng: random.Random, kinds: Sequence[NemesisKind], weights: Sequence[float] | None
+) -> NemesisKind:
+    """One kind: uniformly (the original draw) or by weight."""
+    if weights is None:
+        return kinds[rng.randrange(len(kinds))]
+    return rng.choices(kinds, weights=weights)[0]
+
+
+def check_weights(kinds: Sequence[NemesisKind], weights: Sequence[float]) -> None:
+    """One finite weight >= 0 per kind, and some kind that can be drawn.
+
+    Raises:
+        ValueError: naming the kind whose weight is wrong, or the count that differs.
+    """
+    if len(weights) != len(kinds):
+        msg = f"weights: expected one per kind ({len(kinds)}), got {len(weights)}"
+        raise ValueError(msg)
+    for kind, weight in zip(kinds, weights, strict=True):
+        if not (math.isfinite(weight) and weight >= 0):
+            msg = f"weights: the weight of {kind.value} must be a finite number >= 0, got {weight}"
+            raise ValueError(msg)
+    if kinds and not any(weights):
+        msg = "weights: at least one kind needs a positive weight"
+        raise ValueError(msg)

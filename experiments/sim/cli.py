@@ -21,7 +21,7 @@ from rich.table import Table
 from experiments import logs
 from experiments.schedule import NemesisKind
 from experiments.sim.bugs import BUGS
-from experiments.sim.run import ALL_NEMESES, DEFAULT_COMPOSE, SimSpec
+from experiments.sim.run import ALL_NEMESES, DEFAULT_COMPOSE, DEFAULT_WEIGHTS, SimSpec
 from experiments.sim.sweep import SeedOutcome, default_jobs, sweep
 from experiments.workload import WorkloadSpec
 
@@ -59,7 +59,7 @@ def parse_nemeses(names: tuple[str, ...], bug: str | None) -> tuple[NemesisKind,
         return ()
     if "all" in words:
         return ALL_NEMESES
-    known = {k.value: k for k in NemesisKind}
+    known = {k.value: k for k in ALL_NEMESES}
     unknown = [w for w in words if w not in known]
     if unknown:
         msg = f"unknown nemesis {unknown[0]!r}; known: all, none, {', '.join(known)}"
@@ -67,11 +67,26 @@ def parse_nemeses(names: tuple[str, ...], bug: str | None) -> tuple[NemesisKind,
     return tuple(known[w] for w in dict.fromkeys(words))
 
 
+def parse_weights(names: tuple[str, ...], bug: str | None) -> tuple[float, ...] | None:
+    """The default mix's weights (``DEFAULT_WEIGHTS``) when the nemeses are ``all``,
+    named or by default without a bug; None (each named kind equally often) otherwise."""
+    words = [w.strip() for name in names for w in name.split(",") if w.strip()]
+    if "all" in words or (not words and bug is None):
+        return DEFAULT_WEIGHTS
+    return None
+
+
 def reproduce_command(spec: SimSpec, seed: int) -> str:
     """The one-line command that runs exactly this seed again."""
     words = ["chaoslab", "sim", "--seeds", str(seed), "--nodes", str(spec.nodes)]
     words += ["--duration", f"{spec.duration_s:g}", "--recovery", f"{spec.recovery_s:g}"]
-    words += ["--nemesis", ",".join(k.value for k in spec.nemeses) or "none"]
+    if spec.nemeses == ALL_NEMESES and spec.weights == DEFAULT_WEIGHTS:
+        words += ["--nemesis", "all"]
+    elif spec.weights is None:
+        words += ["--nemesis", ",".join(k.value for k in spec.nemeses) or "none"]
+    else:
+        msg = "only the default mix's weights can be written on the command line"
+        raise ValueError(msg)
     words += ["--compose", f"{spec.compose:g}"]
     if spec.bug:
         words += ["--bug", spec.bug]
@@ -160,6 +175,7 @@ def sim(
         duration_s=duration,
         recovery_s=recovery,
         nemeses=kinds,
+        weights=parse_weights(nemeses, bug),
         compose=compose,
         bug=bug,
         workload=WorkloadSpec(think_ms=SIM_THINK_MS),

@@ -55,6 +55,9 @@ class SimNetwork(Generic[Payload]):
     down: set[int] = field(default_factory=set)
     """Nodes that neither send nor receive (crashed or paused)."""
     stats: NetworkStats = field(default_factory=NetworkStats)
+    undelivered: dict[tuple[int, int], int] = field(default_factory=dict)
+    """Messages lost per directed link (cut, lossy or to a node that is down): what the
+    sender could not deliver, as a real node's transport counts it."""
     _grudge: Grudge = field(default_factory=Grudge)
     _cut: frozenset[tuple[int, int]] = frozenset()
 
@@ -67,6 +70,16 @@ class SimNetwork(Generic[Payload]):
     def grudge(self, grudge: Grudge) -> None:
         self._grudge = grudge
         self._cut = frozenset((link.src, link.dst) for link in grudge.cuts)
+
+    def is_cut(self, src: int, dst: int) -> bool:
+        """Whether the link ``src -> dst`` is cut now."""
+        return (src, dst) in self._cut
+
+    def lose(self, src: int, dst: int) -> None:
+        """Count one message ``src`` could not deliver to ``dst``."""
+        self.stats.dropped += 1
+        link = (src, dst)
+        self.undelivered[link] = self.undelivered.get(link, 0) + 1
 
     def conditions(self, src: int, dst: int) -> LinkConditions:
         """The conditions in force on the link ``src -> dst``."""
@@ -83,7 +96,7 @@ class SimNetwork(Generic[Payload]):
             or (src, dst) in self._cut
             or (cond.drop and rng.random() < cond.drop)
         ):
-            stats.dropped += 1
+            self.lose(src, dst)
             return
         copies = 2 if cond.duplicate and rng.random() < cond.duplicate else 1
         stats.duplicated += copies - 1
@@ -94,7 +107,7 @@ class SimNetwork(Generic[Payload]):
 
     def _arrive(self, src: int, dst: int, payload: Payload) -> None:
         if dst in self.down or (src, dst) in self._cut:
-            self.stats.dropped += 1
+            self.lose(src, dst)
             return
         self.stats.delivered += 1
         self.deliver(src, dst, payload)

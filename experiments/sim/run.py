@@ -1,9 +1,13 @@
-"""One simulated run: a cluster, clients, a fault schedule, a checked history.
+"""One simulated seed of ``chaoslab sim``: the runner on the ``sim`` backend, with a
+fault schedule drawn from the seed, judged for linearizability, liveness and Raft's
+invariants.
 
 Rules: everything is derived from ``(spec, seed)``; the same pair gives a
-byte-identical history. The run is bounded: clients stop at
-``spec.duration_s``, and the clock stops once every operation completed or
-its deadline passed.
+byte-identical history. The clients, the nemesis and the history are the runner's
+(``experiments.runner``), the same as on real clusters; only the schedule's shape (quiet
+gaps of 1-3 s, faults of 2-6 s, drawn from the default mix: every simulator nemesis, the
+aimed ones weighted up, see ``DEFAULT_WEIGHTS``) is this command's.
+The run is bounded by its event budget (``experiments.backends.sim.MAX_EVENTS_PER_SIMULATED_S``).
 """
 
 from __future__ import annotations
@@ -12,23 +16,35 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from experiments.backends.sim import SimBackend
 from experiments.checkers import check_linearizable
 from experiments.checkers.result import CheckResult
 from experiments.history import Op
-from experiments.schedule import NemesisKind, Schedule, generate
+from experiments.runner import analysis
+from experiments.runner.api import execute_plan
+from experiments.runner.plan import RunPlan
+from experiments.schedule import (
+    SIMULATOR_KINDS,
+    SIMULATOR_WEIGHTS,
+    NemesisKind,
+    Schedule,
+    check_weights,
+    generate,
+)
 from experiments.sim.bugs import BUGS
-from experiments.sim.clients import HistoryRecorder, SimClients
-from experiments.sim.cluster import NodeVariant, SimCluster, SimTiming
-from experiments.sim.events import NS_PER_S, Scheduler
-from experiments.sim.nemesis import SimNemesis
+from experiments.sim.cluster import NodeVariant, SimTiming
+from experiments.sim.events import NS_PER_S
+from experiments.spec.model import Experiment
 from experiments.workload import WorkloadSpec
 
-ALL_NEMESES: tuple[NemesisKind, ...] = tuple(NemesisKind)
+ALL_NEMESES: tuple[NemesisKind, ...] = SIMULATOR_KINDS
 """Every fault the simulator can inject."""
-MAX_EVENTS_PER_SIMULATED_S = 10_000
-"""A run's event budget per simulated second (a healthy 5-node run uses about 2,000):
-past it the run is stopped and fails as a runaway (e.g. two nodes bouncing messages
-forever over a log a seeded bug corrupted)."""
+DEFAULT_WEIGHTS: tuple[float, ...] = tuple(SIMULATOR_WEIGHTS[kind] for kind in ALL_NEMESES)
+"""The default mix: how often each of ``ALL_NEMESES`` is drawn. The faults aimed at
+protocol moments (crash points inside ``restarts``, ``partition-leader-rolling``,
+``leader-churn``) and ``latency`` (their best partner in a composed window) are drawn
+more often than the rest, so a sweep that knows nothing of the bug it hunts still
+finds every seeded one (README, "Seeds to detection")."""
 DEFAULT_COMPOSE = 0.25
 """How often a fault window also holds a fault of another category (see ``generate``)."""
 
@@ -44,6 +60,9 @@ class SimSpec:
     liveness_bound_s: float = 5.0
     """After the last heal, a write must succeed within this long."""
     nemeses: tuple[NemesisKind, ...] = ALL_NEMESES
+    weights: tuple[float, ...] | None = DEFAULT_WEIGHTS
+    """How often each of ``nemeses`` is drawn, relative to the others (None: all
+    equally often). Give ``weights=None`` (or new weights) with new ``nemeses``."""
     compose: float = DEFAULT_COMPOSE
     """The probability that a fault window holds two faults of different categories."""
     bug: str | None = None
@@ -61,6 +80,14 @@ class SimSpec:
         if not 0.0 <= self.compose <= 1.0:
             msg = f"compose must be a probability in [0, 1], got {self.compose}"
             raise ValueError(msg)
+        if self.weights is not None and len(self.weights) != len(self.nemeses):
+            msg = (
+                f"weights: expected one per nemesis ({len(self.nemeses)}), got "
+                f"{len(self.weights)}; pass weights=None to draw the nemeses equally often"
+            )
+            raise ValueError(msg)
+        if self.weights is not None:
+            check_weights(self.nemeses, self.weights)
         if not 0 < self.liveness_bound_s <= self.recovery_s < self.duration_s:
             msg = (
                 "need 0 < liveness_bound_s <= recovery_s < duration_s, got "
@@ -103,19 +130,54 @@ class SimResult:
         )
 
 
-def _recovery(history: tuple[Op, ...], heal_ns: int) -> float | None:
-    """Seconds from the heal to the first write executed through the log after it."""
-    for op in history:
-        if op.time < heal_ns or op.process == "nemesis" or op.f == "read":
-            continue
-        executed = op.type == "ok" or (op.type == "fail" and op.error == "mismatch")
-        if executed:
-            return (op.time - heal_ns) / NS_PER_S
-    return None
+def experiment_of(spec: SimSpec) -> Experiment:
+    """The runner's experiment for a ``SimSpec`` (its faults come from ``schedule_of``)."""
+    workload = spec.workload
+    think_s = workload.think_ms / 1000
+    return Experiment.model_validate(
+        {
+            "name": "sim",
+            "cluster": {
+                "nodes": spec.nodes,
+                "timing": {
+                    "tick": spec.timing.tick_ms / 1000,
+                    "election-ticks": spec.timing.election_tick,
+                    "heartbeat-ticks": spec.timing.heartbeat_tick,
+                },
+            },
+            "workload": {
+                "clients": workload.processes,
+                "keys": workload.keys,
+                "rate": workload.processes / think_s if think_s > 0 else 100_000,
+                "mix": {
+                    "read": workload.read_weight,
+                    "write": workload.write_weight,
+                    "cas": workload.cas_weight,
+                },
+                "routing": "any",
+                "timeout": workload.timeout_ms / 1000,
+                "final-reads": False,
+            },
+            "duration": spec.duration_s,
+            "expect": {"linearizable": True},
+        }
+    )
+
+
+def schedule_of(spec: SimSpec, seed: int) -> Schedule:
+    """The seed's fault schedule (without weights, the same draws as ever)."""
+    return generate(
+        random.Random(f"{seed}:schedule"),
+        spec.nemeses,
+        duration_s=spec.duration_s,
+        recovery_s=spec.recovery_s,
+        compose=spec.compose,
+        weights=spec.weights,
+    )
 
 
 def run_seed(spec: SimSpec, seed: int, *, variant: NodeVariant | None = None) -> SimResult:
-    """Simulate one seed and check its history.
+    """Simulate one seed through the runner and check its history.
 
     Args:
         spec: the run's shape.
@@ -128,54 +190,37 @@ def run_seed(spec: SimSpec, seed: int, *, variant: NodeVariant | None = None) ->
     """
     if variant is None:
         variant = BUGS[spec.bug].variant if spec.bug else NodeVariant()
-    scheduler = Scheduler()
-    cluster = SimCluster(spec.nodes, seed, scheduler, timing=spec.timing, variant=variant)
-    schedule = generate(
-        random.Random(f"{seed}:schedule"),
-        spec.nemeses,
-        duration_s=spec.duration_s,
-        recovery_s=spec.recovery_s,
-        compose=spec.compose,
-    )
-    history = HistoryRecorder()
-    stop_at = int(spec.duration_s * NS_PER_S)
-    clients = SimClients(
-        cluster, spec.workload, random.Random(f"{seed}:clients"), history, stop_at=stop_at
-    )
-    SimNemesis(cluster, schedule, random.Random(f"{seed}:nemesis"), history).start()
-    clients.start()
-    grace = int(spec.workload.timeout_ms * 1_000_000) + NS_PER_S
-    end = stop_at + grace
-    budget = int(end / NS_PER_S * MAX_EVENTS_PER_SIMULATED_S)
-    runaway = not scheduler.run_until(end, max_events=budget)
-    ops = tuple(history.ops)
-    heal_ns = int(schedule.heal_s * NS_PER_S)
-    recovery = _recovery(ops, heal_ns)
+    schedule = schedule_of(spec, seed)
+    plan = RunPlan(experiment=experiment_of(spec), seed=seed, faults=schedule.faults)
+    backend = SimBackend(spec.nodes, seed, timing=spec.timing, variant=variant, forward=False)
+    engine, failure, _ = execute_plan(plan, backend)
+    ops = tuple(engine.record.ops)
+    heal_ns = int(schedule.heal_s * NS_PER_S) if schedule.faults else None
+    recovery = analysis.recovery_s(ops, heal_ns if heal_ns is not None else 0)
+    cluster = backend.sim
+    runaway = backend.runaway
+    leader = None if cluster is None else cluster.leader()
     live = (
-        not runaway
-        and cluster.leader() is not None
+        failure is None
+        and not runaway
+        and leader is not None
         and recovery is not None
         and recovery <= spec.liveness_bound_s
     )
     verdict = check_linearizable(ops, time_limit=spec.check_time_limit_s)
+    invariants = () if cluster is None else tuple(cluster.invariants.violations)
+    boot_failures = () if cluster is None else tuple(cluster.boot_failures)
     stats = {
-        "operations": sum(1 for op in ops if op.type == "invoke"),
+        "operations": sum(1 for op in ops if op.type == "invoke" and op.process != "nemesis"),
         "ok": sum(1 for op in ops if op.type == "ok"),
         "fail": sum(1 for op in ops if op.type == "fail"),
         "info": sum(1 for op in ops if op.type == "info" and op.process != "nemesis"),
         "faults": len(schedule.faults),
-        "messages": cluster.network.stats.sent,
-        "crashes": cluster.crashes,
-        "snapshots_taken": sum(
-            node.replica.stats.snapshots_taken
-            for node in cluster.nodes.values()
-            if node.replica is not None
-        ),
-        "boot_failures": len(cluster.boot_failures),
-        "invariant_violations": len(cluster.invariants.violations) + cluster.invariants.dropped,
-        "outstanding": clients.outstanding,
-        "events": scheduler.events,
-        "simulated_s": round(scheduler.now / NS_PER_S, 3),
+        "boot_failures": len(boot_failures),
+        "invariant_violations": 0 if cluster is None
+        else len(cluster.invariants.violations) + cluster.invariants.dropped,
+        "simulated_s": round(backend.scheduler.now / NS_PER_S, 3),
+        **({} if cluster is None else backend.stats()),
     }
     return SimResult(
         seed=seed,
@@ -183,8 +228,8 @@ def run_seed(spec: SimSpec, seed: int, *, variant: NodeVariant | None = None) ->
         schedule=schedule,
         linearizable=verdict,
         live=live,
-        boot_failures=tuple(cluster.boot_failures),
-        invariants=tuple(cluster.invariants.violations),
+        boot_failures=boot_failures,
+        invariants=invariants,
         recovery_s=recovery,
         stats=stats,
         runaway=runaway,

@@ -27,13 +27,24 @@ from nodes.client.outcome import (
     Outcome,
     PeerView,
 )
+from nodes.client.policy import (
+    NS_PER_S,
+    Attempted,
+    BreakerListener,
+    BreakerPolicy,
+    ClientPolicy,
+    Finish,
+    Result,
+    RetryPolicy,
+    Router,
+    Routing,
+)
 from nodes.kv import Cas, Delete, Get, Put
 from nodes.rpc import chaoslab_pb2 as pb
 from nodes.rpc import chaoslab_pb2_grpc as pb_grpc
 
 _log = structlog.get_logger()
 S = pb.KvReply.Status
-_FINAL = {S.OK, S.NOT_FOUND, S.MISMATCH, S.STALE_SEQUENCE, S.REJECTED}
 _CHANNEL_OPTIONS = [
     ("grpc.keepalive_time_ms", 2000),
     ("grpc.keepalive_timeout_ms", 2000),
@@ -74,9 +85,14 @@ class AsyncClient:
         seed: seeds the jitter and the choice of node (None: from the OS).
         client_id: prefix of the session ids (default: a random UUID; must be unique
             among the clients of a cluster, or their retried writes may be deduplicated).
+        routing: ``any`` follows NOT_LEADER redirects and moves on after failures;
+            ``home`` sends every attempt to ``home`` and never hops (the node forwards).
+        home: the client's own node address (``home`` routing; default: the first).
+        breaker: a per-node circuit breaker (None: none).
+        on_breaker: told ``(address, state, now_ns)`` of every breaker state change.
 
     Raises:
-        InvalidRequest: no addresses, or a timeout that is not positive.
+        InvalidRequest: no addresses, a timeout that is not positive, or a bad policy.
     """
 
     def __init__(
@@ -89,25 +105,37 @@ class AsyncClient:
         backoff_max_s: float = 0.5,
         seed: int | None = None,
         client_id: str | None = None,
+        routing: Routing = "any",
+        home: str | None = None,
+        breaker: BreakerPolicy | None = None,
+        on_breaker: BreakerListener | None = None,
     ) -> None:
         if not addresses:
             msg = "a client needs at least one node address"
             raise InvalidRequest(msg)
-        if timeout_s <= 0 or attempt_timeout_s <= 0:
-            msg = f"timeouts must be positive (timeout_s={timeout_s}, attempt={attempt_timeout_s})"
-            raise InvalidRequest(msg)
         self.addresses = tuple(addresses)
         self.timeout_s = timeout_s
         self.attempt_timeout_s = attempt_timeout_s
-        self._backoff = (backoff_base_s, backoff_max_s)
-        self._rng = random.Random(seed)
+        policy = ClientPolicy(
+            routing=routing,
+            retry=RetryPolicy(
+                timeout_s=timeout_s,
+                attempt_timeout_s=attempt_timeout_s,
+                backoff_base_s=backoff_base_s,
+                backoff_max_s=backoff_max_s,
+            ),
+            breaker=breaker,
+        )
+        if routing == "home" and home is None:
+            home = self.addresses[0]
+        self._router: Router[str] = Router(
+            self.addresses, policy, random.Random(seed), home=home, on_breaker=on_breaker
+        )
         # Never from the seed: two clients with one seed must not share sessions.
         self._id = client_id or uuid.uuid4().hex[:16]
         self._channels: dict[str, grpc.aio.Channel] = {}
-        self._leader: str | None = None
         self._free: list[_Session] = []
         self._sessions = 0
-        self._next_read = self._rng.randrange(len(self.addresses))
 
     # ---- operations -----------------------------------------------------------
 
@@ -234,13 +262,6 @@ class AsyncClient:
             self._channels[address] = channel
         return channel
 
-    def _pick(self, kind: str) -> str:
-        if kind == "write" and self._leader is not None:
-            return self._leader
-        address = self.addresses[self._next_read % len(self.addresses)]
-        self._next_read += 1
-        return address
-
     def _take_session(self) -> _Session:
         if self._free:
             return self._free.pop()
@@ -260,66 +281,65 @@ class AsyncClient:
     async def _attempts(
         self, kind: Literal["read", "write"], invoke: Invoke, session: tuple[str, int] | None
     ) -> Outcome[str | None]:
+        """Run one operation's attempts as the shared policy decides (``nodes.client.policy``)."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout_s
-        ambiguous = False
-        error = "no node answered in time"
-        node: str | None = None
-        attempt = 0
-        while (remaining := deadline - loop.time()) > 0.005:
-            address = self._pick(kind)
+        operation = self._router.begin(kind, _now_ns(loop))
+        while True:
+            step = operation.next(_now_ns(loop))
+            if isinstance(step, Finish):
+                break
+            address = step.target
             stub = pb_grpc.KvStub(self._channel(address))
-            backoff = True
             try:
-                reply = await invoke(stub, min(remaining, self.attempt_timeout_s), session)
+                reply = await invoke(stub, step.timeout_ns / NS_PER_S, session)
             except grpc.aio.AioRpcError as exc:
-                error = f"{address}: {_describe(exc)}"
-                if exc.code() in (
-                    grpc.StatusCode.INVALID_ARGUMENT,
-                    grpc.StatusCode.RESOURCE_EXHAUSTED,
-                ):
-                    return Outcome(status="fail", value=None, error=error, node=address)
-                if kind == "write" and not _never_sent(exc):
-                    ambiguous = True
-                if self._leader == address:
-                    self._leader = None
+                attempted = _attempted_error(address, exc)
             else:
-                node = address
-                if reply.status in _FINAL:
-                    if kind == "write" and reply.status in (S.OK, S.NOT_FOUND):
-                        self._leader = address
-                    return _final(reply, address)
-                error = f"{address}: {S.Name(reply.status).lower()}: {reply.error}"
-                if reply.status == S.UNKNOWN:
-                    ambiguous = True
-                if reply.status == S.NOT_LEADER and reply.leader_address:
-                    # Follow a fresh redirect at once; back off when it points where we were.
-                    backoff = reply.leader_address in {address, self._leader}
-                    self._leader = reply.leader_address
-                elif self._leader == address:
-                    self._leader = None
-            attempt += 1
-            if backoff:
-                cap = min(self._backoff[1], self._backoff[0] * 2 ** min(attempt, 16))
-                sleep = self._rng.uniform(0, cap)
-                await asyncio.sleep(min(sleep, max(0.0, deadline - loop.time())))
-        if kind == "write" and ambiguous:
-            return Outcome(status="info", value=None, error=error, node=node)
-        return Outcome(status="fail", value=None, error=error, node=node)
+                attempted = _attempted_reply(address, reply)
+            after = operation.record(address, attempted, _now_ns(loop))
+            if isinstance(after, Finish):
+                step = after
+                break
+            if after.delay_ns > 0:
+                await asyncio.sleep(after.delay_ns / NS_PER_S)
+        done = step.completion
+        return Outcome(status=done.status, value=done.value, error=done.error, node=done.target)
 
 
-def _final(reply: pb.KvReply, address: str) -> Outcome[str | None]:
+def _now_ns(loop: asyncio.AbstractEventLoop) -> int:
+    return int(loop.time() * NS_PER_S)
+
+
+_RESULTS = {
+    S.OK: Result.OK,
+    S.NOT_FOUND: Result.OK,
+    S.MISMATCH: Result.MISMATCH,
+    S.NOT_LEADER: Result.NOT_LEADER,
+    S.UNAVAILABLE: Result.UNAVAILABLE,
+    S.UNKNOWN: Result.UNKNOWN,
+    S.STALE_SEQUENCE: Result.REJECTED,
+    S.REJECTED: Result.REJECTED,
+}
+
+
+def _attempted_reply(address: str, reply: pb.KvReply) -> Attempted[str]:
+    """What a reply means to the policy."""
+    result = _RESULTS.get(reply.status, Result.UNKNOWN)
     value = reply.value if reply.HasField("value") else None
-    if reply.status in (S.OK, S.NOT_FOUND):
-        return Outcome(status="ok", value=value, node=address)
-    if reply.status == S.MISMATCH:
-        return Outcome(status="fail", value=value, error="mismatch", node=address)
-    return Outcome(
-        status="fail",
-        value=None,
-        error=f"{S.Name(reply.status).lower()}: {reply.error}",
-        node=address,
-    )
+    if result in (Result.OK, Result.MISMATCH):
+        return Attempted(result=result, value=value)
+    error = f"{address}: {S.Name(reply.status).lower()}: {reply.error}"
+    return Attempted(result=result, hint=reply.leader_address or None, error=error)
+
+
+def _attempted_error(address: str, exc: grpc.aio.AioRpcError) -> Attempted[str]:
+    """What a failed call means: never sent, refused as malformed, or unknown."""
+    error = f"{address}: {_describe(exc)}"
+    if exc.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED):
+        return Attempted(result=Result.INVALID, error=error)
+    if _never_sent(exc):
+        return Attempted(result=Result.UNREACHABLE, error=error)
+    return Attempted(result=Result.TIMEOUT, error=error)
 
 
 def _describe(exc: grpc.aio.AioRpcError) -> str:

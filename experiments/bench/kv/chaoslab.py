@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import structlog
 
+from experiments.backends.base import NodeState, agreed_leader
 from experiments.bench.kv.target import (
     ClusterError,
     KvClient,
@@ -29,6 +29,7 @@ from experiments.bench.kv.target import (
     TargetSpec,
 )
 from experiments.cluster import processes
+from experiments.cluster.layout import find_base
 from experiments.cluster.processes import chaoslab_argv
 from experiments.cluster.state import ClusterState, load_state
 from nodes.client import AsyncClient, NodeView
@@ -103,7 +104,10 @@ class ChaoslabCluster:
         self._own_dir = data_dir is None
         self._dir = Path(tempfile.mkdtemp(prefix="chaoslab-bench-kv-")) if data_dir is None \
             else data_dir
-        self._base_port = base_port if base_port is not None else _free_block(nodes)
+        self._base_port = (
+            base_port if base_port is not None
+            else find_base(nodes, with_proxy=False, start=32_000)
+        )
         self._state: ClusterState | None = None
 
     @property
@@ -155,18 +159,24 @@ class ChaoslabCluster:
 
         return asyncio.run(ask())
 
+    def _states(self) -> list[NodeState]:
+        ids = [n.id for n in sorted(self._record().nodes, key=lambda n: n.id)]
+        return [
+            NodeState.from_view(node, view, address)
+            for node, view, address in zip(ids, self._statuses(), self.addresses, strict=True)
+        ]
+
     def leader(self) -> int:
-        """Index of the node every running node names as leader.
+        """Index of the leader a majority of the nodes agree on (same id and term).
 
         Raises:
-            ClusterError: if they do not agree.
+            ClusterError: if no majority agrees.
         """
-        views = [v for v in self._statuses() if v is not None]
-        leaders = {v.leader_id for v in views}
-        ids = [n.id for n in sorted(self._record().nodes, key=lambda n: n.id)]
-        if len(leaders) == 1 and (leader := leaders.pop()) in ids:
-            return ids.index(leader)
-        msg = f"chaoslab nodes on {self.addresses} do not agree on a leader ({views})"
+        states = self._states()
+        agreed = agreed_leader(states, len(states))
+        if agreed is not None:
+            return [s.id for s in states].index(agreed.id)
+        msg = f"chaoslab nodes on {self.addresses} do not agree on a leader ({states})"
         raise ClusterError(msg)
 
     def kill(self, member: int) -> None:
@@ -180,15 +190,13 @@ class ChaoslabCluster:
         self._cli("restart", str(node_id))
 
     def _healthy(self) -> bool:
-        views = self._statuses()
-        if any(v is None for v in views):
+        states = self._states()
+        if any(s.role == "unreachable" for s in states):
             return False
-        known = [v for v in views if v is not None]
-        leaders = {v.leader_id for v in known}
-        if len(leaders) != 1 or not any(v.role == "leader" for v in known):
+        if agreed_leader(states, len(states)) is None:
             return False
-        commit = max(v.commit_index for v in known)
-        return all(v.applied_index >= commit for v in known) and self._try_put()
+        commit = max(s.commit_index or 0 for s in states)
+        return all((s.applied_index or 0) >= commit for s in states) and self._try_put()
 
     def _try_put(self) -> bool:
         async def put() -> bool:
@@ -224,21 +232,3 @@ class ChaoslabCluster:
             if self._own_dir:
                 shutil.rmtree(self._dir, ignore_errors=True)
         log.info("chaoslab_stopped")
-
-
-def _free_block(nodes: int) -> int:
-    """A base port whose next ``nodes`` ports look free (free a moment ago)."""
-    for base in range(32000, 60000, 100):
-        if all(_port_free(base + i) for i in range(nodes + 1)):
-            return base
-    msg = "no free block of loopback ports in 32000-60000"
-    raise ClusterError(msg)
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True

@@ -14,7 +14,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -35,6 +34,7 @@ from experiments.bench.kv.target import (
     System,
     TargetSpec,
 )
+from proxy.ports import free_ports
 
 log = structlog.get_logger()
 
@@ -72,20 +72,6 @@ def ensure_etcd(*, install: bool) -> str:
             return found
     msg = f"etcd is not installed (no 'etcd' on PATH): run `{INSTALL_COMMAND}` as root"
     raise EtcdMissing(msg)
-
-
-def free_ports(count: int) -> list[int]:
-    """Ask the kernel for ``count`` distinct free loopback ports (free a moment ago)."""
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def _sync_call(channel: grpc.Channel, method: str, response: Any) -> Callable[..., Any]:

@@ -1,0 +1,207 @@
+"""The shared client policy: routing, retries, honest outcomes and the circuit breaker."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nodes.client.outcome import InvalidRequest
+from nodes.client.policy import (
+    Attempted,
+    Backoff,
+    BreakerPolicy,
+    BreakerState,
+    ClientPolicy,
+    Finish,
+    Result,
+    RetryPolicy,
+    Router,
+    Send,
+)
+
+MS = 1_000_000
+
+
+def router(
+    routing: str = "any",
+    *,
+    breaker: BreakerPolicy | None = None,
+    home: int | None = 1,
+    events: list[tuple[int, BreakerState]] | None = None,
+    **retry: float,
+) -> Router[int]:
+    policy = ClientPolicy(routing=routing, retry=RetryPolicy(**retry), breaker=breaker)  # type: ignore[arg-type]
+    log = events if events is not None else []
+    return Router(
+        [1, 2, 3],
+        policy,
+        random.Random(7),
+        home=home,
+        on_breaker=lambda node, state, _now: log.append((node, state)),
+    )
+
+
+def drive(
+    op_router: Router[int], kind: str, results: list[Attempted[int]], step_ns: int = MS
+) -> tuple[Finish, list[int]]:
+    """Run one operation against scripted attempt results; returns how it ended and where
+    its attempts went."""
+    now = 0
+    operation = op_router.begin(kind, now)  # type: ignore[arg-type]
+    targets = []
+    script = iter(results)
+    while True:
+        step = operation.next(now)
+        if isinstance(step, Finish):
+            return step, targets
+        assert isinstance(step, Send)
+        targets.append(step.target)
+        attempted = next(script, Attempted(result=Result.TIMEOUT))
+        now += step_ns if attempted.result is not Result.TIMEOUT else step.timeout_ns
+        after = operation.record(step.target, attempted, now)
+        if isinstance(after, Finish):
+            return after, targets
+        assert isinstance(after, Backoff)
+        now += after.delay_ns
+
+
+class TestOutcomes:
+    """Completions are honest about whether an operation took effect."""
+
+    def test_ok_is_ok_with_the_value(self) -> None:
+        """A served read is ok with what it read."""
+        done, _ = drive(router(), "read", [Attempted(result=Result.OK, value="5")])
+
+        assert ("ok", "5") == (done.completion.status, done.completion.value)
+
+    def test_write_that_timed_out_is_info(self) -> None:
+        """A write whose attempts all timed out may have applied: info."""
+        done, _ = drive(router(timeout_s=1.0), "write", [])
+
+        assert "info" == done.completion.status
+
+    def test_read_that_timed_out_is_fail(self) -> None:
+        """A read that never got an answer observed nothing: fail."""
+        done, _ = drive(router(timeout_s=1.0), "read", [])
+
+        assert "fail" == done.completion.status
+
+    def test_refusals_only_are_fail(self) -> None:
+        """Definite refusals until the deadline: the write certainly did not apply."""
+        refusals = [Attempted(result=Result.UNAVAILABLE)] * 1000
+        done, _ = drive(router(timeout_s=0.5), "write", refusals, step_ns=10 * MS)
+
+        assert "fail" == done.completion.status
+
+    def test_unknown_then_refusals_stay_info(self) -> None:
+        """Once an attempt may have applied, later refusals cannot make it fail."""
+        results = [Attempted(result=Result.UNKNOWN)] + [Attempted(result=Result.UNAVAILABLE)] * 999
+        done, _ = drive(router(timeout_s=0.5), "write", results, step_ns=10 * MS)
+
+        assert "info" == done.completion.status
+
+    def test_mismatch_is_fail_with_mismatch(self) -> None:
+        """A cas that found another value failed, and says so."""
+        done, _ = drive(router(), "write", [Attempted(result=Result.MISMATCH, value="9")])
+
+        assert ("fail", "mismatch", "9") == (
+            done.completion.status,
+            done.completion.error,
+            done.completion.value,
+        )
+
+    def test_max_attempts_bounds_the_attempts(self) -> None:
+        """With max_attempts 2, a third attempt is never sent."""
+        done, targets = drive(
+            router(max_attempts=2), "read", [Attempted(result=Result.UNAVAILABLE)] * 5
+        )
+
+        assert (2, "fail") == (len(targets), done.completion.status)
+
+    @settings(max_examples=200, deadline=None)
+    @given(
+        results=st.lists(st.sampled_from(list(Result)), max_size=30),
+        kind=st.sampled_from(["read", "write"]),
+    )
+    def test_never_claims_more_than_it_knows(self, results: list[Result], kind: str) -> None:
+        """ok only after an OK; fail never after a write attempt that may have applied."""
+        attempted = [Attempted(result=r) for r in results]
+        done, targets = drive(router(timeout_s=0.2), kind, attempted, step_ns=5 * MS)
+        seen = results[: len(targets)]
+        status = done.completion.status
+        if status == "ok":
+            assert Result.OK == seen[-1]
+        if kind == "write" and status == "fail" and done.completion.error != "mismatch":
+            assert not {Result.UNKNOWN, Result.TIMEOUT} & set(seen)
+        if kind == "read":
+            assert "info" != status
+
+
+class TestRouting:
+    """Home routing never hops; any routing follows hints and moves on."""
+
+    def test_home_never_hops(self) -> None:
+        """Every attempt of a home-bound client goes to its home, whatever the hints."""
+        hints = [Attempted(result=Result.NOT_LEADER, hint=2)] * 20
+        _, targets = drive(router("home", home=3, timeout_s=0.2), "write", hints, 5 * MS)
+
+        assert {3} == set(targets)
+
+    def test_any_follows_a_fresh_hint_at_once(self) -> None:
+        """A NOT_LEADER naming another node sends the next attempt there."""
+        script = [Attempted(result=Result.NOT_LEADER, hint=2), Attempted(result=Result.OK)]
+        done, targets = drive(router("any", home=1), "write", script)
+
+        assert ([1, 2], 2) == (targets, done.completion.target)
+
+    def test_home_routing_needs_a_home(self) -> None:
+        """Home routing without a home among the targets is a usage error."""
+        with pytest.raises(InvalidRequest, match="home routing"):
+            router("home", home=9)
+
+
+class TestBreaker:
+    """The circuit breaker opens, fails fast, probes and closes."""
+
+    def test_opens_after_consecutive_failures_and_fails_fast(self) -> None:
+        """After 3 failures the next operation fails at once, unsent, while open."""
+        events: list[tuple[int, BreakerState]] = []
+        r = router(
+            "home",
+            breaker=BreakerPolicy(failures=3, open_s=1.0),
+            events=events,
+            timeout_s=0.05,
+            attempt_timeout_s=0.01,
+        )
+        drive(r, "read", [Attempted(result=Result.UNAVAILABLE)] * 3, step_ns=MS)
+        operation = r.begin("read", 20 * MS)
+        step = operation.next(20 * MS)
+
+        assert isinstance(step, Finish)
+        assert ("fail", [(1, BreakerState.OPEN)]) == (step.completion.status, events)
+
+    def test_half_open_probe_success_closes(self) -> None:
+        """After open_s one probe goes through; its success closes the breaker."""
+        events: list[tuple[int, BreakerState]] = []
+        r = router("home", breaker=BreakerPolicy(failures=1, open_s=0.1), events=events)
+        r.report(1, Result.TIMEOUT, 0)
+        assert not r.allows(1, 50 * MS)
+        assert r.allows(1, 200 * MS)
+        assert not r.allows(1, 201 * MS)  # one probe only
+        r.report(1, Result.OK, 210 * MS)
+
+        assert [BreakerState.OPEN, BreakerState.HALF_OPEN, BreakerState.CLOSED] == [
+            s for _, s in events
+        ]
+
+    def test_half_open_probe_failure_reopens(self) -> None:
+        """A failed probe opens the breaker again."""
+        r = router("home", breaker=BreakerPolicy(failures=1, open_s=0.1))
+        r.report(1, Result.TIMEOUT, 0)
+        r.allows(1, 200 * MS)
+        r.report(1, Result.UNAVAILABLE, 210 * MS)
+
+        assert BreakerState.OPEN == r.breaker_state(1)
