@@ -387,7 +387,3 @@ class SimCluster:
             if best is None or candidate > best:
                 best = candidate
         return None if best is None else best[1]
-
-    def up_nodes(self) -> list[int]:
-        """Ids of nodes that are neither crashed nor paused."""
-        return [n.id for n in self.nodes.values() if n.up and not n.paused]

@@ -115,11 +115,6 @@ class KvStateMachine:
         """Index of the last applied entry."""
         return self._applied
 
-    @property
-    def session_count(self) -> int:
-        """Clients in the session table."""
-        return len(self._sessions)
-
     def get(self, key: str) -> str | None:
         """Read a key locally (for reads served by ReadIndex or, unsafely, stale)."""
         return self._data.get(key)

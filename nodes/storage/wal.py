@@ -88,11 +88,6 @@ class Wal:
         self._handle: AppendFile | None = None
 
     @property
-    def total_bytes(self) -> int:
-        """Bytes in all segments."""
-        return sum(segment.size for segment in self._segments)
-
-    @property
     def segment_count(self) -> int:
         """Number of segment files."""
         return len(self._segments)

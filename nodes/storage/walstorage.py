@@ -69,7 +69,6 @@ class WalStorage:
         self._commit = 0
         self._snapshot_meta: SnapshotMeta | None = None
         self._snapshot_indexes: list[int] = []
-        self._snapshot_bytes = 0
         self._first_term_index = 1
         self._terms: list[int] = []
         self._report = RecoveryReport()
@@ -94,29 +93,14 @@ class WalStorage:
         return 0 if self._snapshot_meta is None else self._snapshot_meta.index
 
     @property
-    def wal_bytes(self) -> int:
-        """Bytes in the WAL segments."""
-        return self._wal.total_bytes
-
-    @property
     def wal_segments(self) -> int:
         """Number of WAL segment files."""
         return self._wal.segment_count
 
     @property
-    def snapshot_bytes(self) -> int:
-        """Size of the newest snapshot file."""
-        return self._snapshot_bytes
-
-    @property
     def recovery_report(self) -> RecoveryReport:
         """What the last ``load`` repaired or passed over."""
         return self._report
-
-    @property
-    def sync_policy(self) -> SyncPolicy:
-        """The fsync policy in force."""
-        return self._policy
 
     def term_at(self, index: int) -> int | None:
         """The term of the stored entry at ``index`` (or of the snapshot), None when unknown."""
@@ -138,7 +122,7 @@ class WalStorage:
         with self._guard("load"):
             segment_seqs, snapshot_indexes, removed = self._inspect_directory()
             hard = hardstate.load_hard_state(self._fs, self._dir)
-            snapshot, skipped, self._snapshot_bytes = snapshots.load_newest(
+            snapshot, skipped, _ = snapshots.load_newest(
                 self._fs, self._dir, snapshot_indexes
             )
             records, dropped = self._wal.recover(segment_seqs)
@@ -222,7 +206,7 @@ class WalStorage:
             _log.debug("snapshot_ignored_stale", index=meta.index, current=self.snapshot_index)
             return
         with self._guard("save_snapshot"):
-            self._snapshot_bytes = snapshots.save(self._fs, self._dir, snapshot, sync=self._sync)
+            snapshots.save(self._fs, self._dir, snapshot, sync=self._sync)
             keep = meta.index < self.last_index and self.term_at(meta.index) == meta.term
             self._wal.rotate(encode_anchor(meta.index, meta.term, keep_suffix=keep), meta.index)
             if keep:
