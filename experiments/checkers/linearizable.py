@@ -42,7 +42,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, TypeAlias, TypeVar
+from typing import Any, Final, Generic, TypeAlias, TypeVar
 
 from experiments.checkers.models import (
     Candidate,
@@ -216,21 +216,111 @@ def real_time_links(cands: Sequence[Candidate[Any]], model: Model[Any, Any]) -> 
     return Links(nxt=nxt, lift=lift, unlift=unlift, keys=[c.input for c in cands])
 
 
+def _without_search(
+    key: Hashable, cands: Sequence[Candidate[I]], model: Model[S, I]
+) -> _Verdict | None:
+    """The verdict when no search is needed: nothing is required, or the model rules an
+    operation out on its own (e.g. a read of a value nothing could have written)."""
+    if not any(c.required for c in cands):
+        return _Verdict(linearizable=True, states=0)
+    hopeless = model.unexplained(cands)
+    if not hopeless:
+        return None
+    return _Verdict(linearizable=False, states=0, counterexample=Counterexample(
+        key=key, prefix=(), state=model.describe_state(model.init()),
+        failing=tuple(c.op for c in hopeless), reason=_SHORTCUT))
+
+
+class _Memo(Generic[S]):
+    """Failed configurations: (required placed, state, tentative) -> the sets of optional
+    operations still available (bitsets) from which no linearization exists. Fewer options
+    cannot succeed where more failed, so only maximal sets are kept."""
+
+    __slots__ = ("failed", "optmask", "reqmask", "stored")
+
+    def __init__(self, *, reqmask: int, optmask: int) -> None:
+        self.reqmask = reqmask
+        self.optmask = optmask
+        self.failed: dict[tuple[int, S, bool], list[int]] = {}
+        self.stored = 0
+        """How many option sets are kept (what the memory budget counts)."""
+
+    def dead_end(self, bits: int, state: S, tentative: bool) -> bool:
+        """Whether this configuration, or one with more options, already failed."""
+        known = self.failed.get((bits & self.reqmask, state, tentative))
+        if known is None:
+            return False
+        avail = self.optmask & ~bits
+        return any(not avail & ~other for other in known)
+
+    def remember(self, bits: int, state: S, tentative: bool) -> None:
+        """Record that no linearization exists from this configuration."""
+        key = (bits & self.reqmask, state, tentative)
+        avail = self.optmask & ~bits
+        before = self.failed.get(key, [])
+        known = [other for other in before if other & ~avail]
+        self.stored += 1 - (len(before) - len(known))
+        known.append(avail)
+        self.failed[key] = known
+
+
+def _forced(
+    nxt: list[int], head: int, readonly: list[bool], required: list[bool],
+    step: Callable[[S, I], tuple[bool, S]], state: S, inputs: Sequence[I],
+) -> int:
+    """A required read-only operation the state allows now (placing it first changes
+    nothing and loses nothing), or -1."""
+    e = nxt[head]
+    while e != -1 and not e & 1:
+        i = e >> 1
+        if readonly[i] and required[i] and step(state, inputs[i])[0]:
+            return i
+        e = nxt[e]
+    return -1
+
+
+Frame = tuple[int, Any, bool, int]
+"""A search frame: (operation, state before it, tentative before it, phase)."""
+
+
+def _refuted(
+    key: Hashable, cands: Sequence[Candidate[I]], model: Model[S, I],
+    best: tuple[int, list[Frame], S, list[int]], explored: int,
+) -> _Verdict:
+    """The verdict when the search ran out of choices: the deepest dead end it reached,
+    as a counterexample (the prefix placed, the state it left, the operations that could
+    not follow and whether the model allowed each there)."""
+    _, frames, at, failing = best
+    prefix = [f for f, _, _, ph in frames if ph != _SKIP]
+    # A frame holds the state before its op: the next frame's is the state after.
+    after = [before for _, before, _, _ in frames[1:]] + [at] if frames else []
+    step = model.step
+    return _Verdict(
+        linearizable=False,
+        states=explored,
+        counterexample=Counterexample(
+            key=key,
+            prefix=tuple(cands[f].op for f in prefix),
+            state=model.describe_state(at),
+            failing=tuple(cands[f].op for f in failing),
+            states=tuple(model.describe_state(s) for s, (_, _, _, ph)
+                         in zip(after, frames, strict=True) if ph != _SKIP),
+            legal=tuple(step(at, cands[f].input)[0] for f in failing),
+        ),
+    )
+
+
 def _search(
     key: Hashable, cands: Sequence[Candidate[I]], model: Model[S, I], budget: _Budget,
     order: Order = real_time_links,
 ) -> _Verdict:
     """Search for a linearization of one partition's candidates (or, with another
     order, for a sequential order that respects that precedence)."""
+    shortcut = _without_search(key, cands, model)
+    if shortcut is not None:
+        return shortcut
     m = len(cands)
     remaining = sum(1 for c in cands if c.required)
-    if remaining == 0:
-        return _Verdict(linearizable=True, states=0)
-    hopeless = model.unexplained(cands)
-    if hopeless:
-        return _Verdict(linearizable=False, states=0, counterexample=Counterexample(
-            key=key, prefix=(), state=model.describe_state(model.init()),
-            failing=tuple(c.op for c in hopeless), reason=_SHORTCUT))
     links = order(cands, model)
     head = 2 * m
     nxt, lift, unlift, doomed, keys = (links.nxt, links.lift, links.unlift, links.doomed,
@@ -248,21 +338,12 @@ def _search(
     state = model.init()
     bits = 0
     tentative = False
-    reqmask = sum(masks[i] for i in range(m) if required[i])
-    optmask = sum(masks[i] for i in range(m) if not required[i])
-    # Failed configurations: (required placed, state, tentative) -> the sets of optional
-    # operations still available (bitsets) from which no linearization exists. Fewer
-    # options cannot succeed where more failed, so only maximal sets are kept.
-    failed: dict[tuple[int, S, bool], list[int]] = {}
-    stored = 0
+    memo: _Memo[S] = _Memo(
+        reqmask=sum(masks[i] for i in range(m) if required[i]),
+        optmask=sum(masks[i] for i in range(m) if not required[i]),
+    )
+    dead_end = memo.dead_end
     explored = 0
-
-    def dead_end(new_bits: int, new_state: S, new_tentative: bool) -> bool:
-        known = failed.get((new_bits & reqmask, new_state, new_tentative))
-        if known is None:
-            return False
-        avail = optmask & ~new_bits
-        return any(not avail & ~other for other in known)
 
     stack: list[tuple[int, S, bool, int]] = []  # (op, state before, tentative before, phase)
     placed = 0
@@ -277,22 +358,15 @@ def _search(
     while True:
         steps += 1
         if steps % CHECK_EVERY == 0:
-            budget.check(stored)
+            budget.check(memo.stored)
         target = -1
         new_state = state
         dead = False
         if phase == _FORCED:
-            e = nxt[head]
-            while e != -1 and not e & 1:
-                i = e >> 1
-                if readonly[i] and required[i]:
-                    ok, new_state = step(state, inputs[i])
-                    if ok:
-                        target = i
-                        dead = dead_end(bits | masks[i], state, False)
-                        break
-                e = nxt[e]
-            if target < 0:
+            target = _forced(nxt, head, readonly, required, step, state, inputs)
+            if target >= 0:
+                dead = dead_end(bits | masks[target], state, False)
+            else:
                 phase = _REQUIRED
         if target < 0:
             if keys is None:
@@ -349,30 +423,8 @@ def _search(
         while True:  # backtrack to the latest choice with alternatives left
             if not stack:
                 assert best is not None  # the first backtrack always follows a required return
-                _, frames, at, failing = best
-                prefix = [f for f, _, _, ph in frames if ph != _SKIP]
-                # A frame holds the state before its op: the next frame's is the state after.
-                after = [before for _, before, _, _ in frames[1:]] + [at] if frames else []
-                return _Verdict(
-                    linearizable=False,
-                    states=explored,
-                    counterexample=Counterexample(
-                        key=key,
-                        prefix=tuple(cands[f].op for f in prefix),
-                        state=model.describe_state(at),
-                        failing=tuple(cands[f].op for f in failing),
-                        states=tuple(model.describe_state(s) for s, (_, _, _, ph)
-                                     in zip(after, frames, strict=True) if ph != _SKIP),
-                        legal=tuple(step(at, inputs[f])[0] for f in failing),
-                    ),
-                )
-            memo_key = (bits & reqmask, state, tentative)
-            avail = optmask & ~bits
-            before = failed.get(memo_key, [])
-            known = [other for other in before if other & ~avail]
-            stored += 1 - (len(before) - len(known))
-            known.append(avail)
-            failed[memo_key] = known
+                return _refuted(key, cands, model, best, explored)
+            memo.remember(bits, state, tentative)
             i, state, tentative, phase = stack.pop()
             low_water = min(low_water, len(stack))
             unlift(i)
