@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal, TextIO, TypeAlias, cast, get_args
 
+from experiments.errors import BadInput
+
 OpType = Literal["invoke", "ok", "fail", "info"]
 """What a history line records: a call, or how it completed."""
 
@@ -56,7 +58,7 @@ MAX_HISTORY_CHARS: Final = 256 * 2**20
 reading stops with bad input past it, so an endless stream cannot exhaust memory."""
 
 
-class HistoryError(ValueError):
+class HistoryError(BadInput, ValueError):
     """A history breaks the format: the producer of the history is at fault.
 
     Attributes:

@@ -41,6 +41,8 @@ import toxiproxy
 import toxiproxy.api
 import toxiproxy.exceptions
 
+from proxy.errors import ProxyError
+
 log = structlog.get_logger()
 
 Stream = Literal["upstream", "downstream"]
@@ -52,7 +54,7 @@ _CLIENT_LOCK = threading.RLock()
 """Guards the client's process-global ``APIConsumer`` host/port and ``requests`` reference."""
 
 
-class ProxyApiError(Exception):
+class ProxyApiError(ProxyError):
     """The Toxiproxy server refused or failed a request (its fault or the caller's, by status).
 
     Attributes:

@@ -48,6 +48,7 @@ from typing import Any
 
 from proxy import grudge as grudges
 from proxy.control import STREAMS, Stream, Toxic
+from proxy.errors import ProxyError
 from proxy.grudge import Grudge
 from proxy.topology import Link, Topology, node_name
 
@@ -55,7 +56,7 @@ TOXIC_PREFIX = "chaoslab"
 """Every toxic a fault adds is named ``chaoslab-<tag>-<stream>``."""
 
 
-class FaultError(ValueError):
+class FaultError(ProxyError, ValueError):
     """The caller asked for a fault that makes no sense (bad nodes, links or amounts)."""
 
 

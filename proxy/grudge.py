@@ -11,10 +11,11 @@ import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from proxy.errors import ProxyError
 from proxy.topology import Link, node_name
 
 
-class GrudgeError(ValueError):
+class GrudgeError(ProxyError, ValueError):
     """The caller described groups or nodes that make no valid grudge."""
 
 

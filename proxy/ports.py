@@ -11,10 +11,11 @@ from __future__ import annotations
 import contextlib
 import socket
 
+from proxy.errors import ProxyError
 from proxy.topology import Placement, Topology
 
 
-class NoFreePorts(RuntimeError):
+class NoFreePorts(ProxyError, RuntimeError):
     """Every base port tried had at least one proxy port in use."""
 
 

@@ -44,6 +44,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from proxy.errors import ProxyError
+
 MAX_NODES = 99
 """The port formula gives each sender a block of 100 ports at most, so ids stop at 99."""
 
@@ -62,7 +64,7 @@ def port_stride(nodes: int) -> int:
 _NAME = re.compile(r"^(?:client|n(?P<src>[1-9][0-9]?))_n(?P<dst>[1-9][0-9]?)$")
 
 
-class TopologyError(ValueError):
+class TopologyError(ProxyError, ValueError):
     """The caller asked for a topology, node, link or port that cannot exist."""
 
 

@@ -32,6 +32,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Generic, Protocol, TypeAlias, TypeVar
 
+from experiments.errors import BadInput
 from experiments.history import Json, Operation
 
 S = TypeVar("S")
@@ -40,7 +41,7 @@ I = TypeVar("I")  # noqa: E741 - the conventional name for a model's input type
 Key: TypeAlias = Hashable
 
 
-class ModelError(ValueError):
+class ModelError(BadInput, ValueError):
     """An operation does not fit the model (unknown f, malformed value): bad input.
 
     Attributes:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from nodes.errors import NodeError
+from experiments.errors import BackendFailure, BadInput
 
 STATE_FILE = "cluster.json"
 STATE_VERSION = 2
@@ -23,11 +23,11 @@ and active faults; a version-1 record still loads (with none of them)."""
 ProxyKind = Literal["embedded", "server", "external"]
 
 
-class ClusterError(NodeError):
+class ClusterError(BackendFailure):
     """A local cluster cannot be managed as asked (the message says why and where)."""
 
 
-class NoCluster(ClusterError):
+class NoCluster(ClusterError, BadInput):
     """There is no cluster record in the given data directory (the caller's input)."""
 
 

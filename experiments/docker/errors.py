@@ -5,8 +5,10 @@ Rules: exception types only, no IO.
 
 from __future__ import annotations
 
+from experiments.errors import BackendFailure
 
-class DockerDriverError(Exception):
+
+class DockerDriverError(BackendFailure):
     """Something the Docker backend needs is missing or failed."""
 
 

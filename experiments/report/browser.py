@@ -28,6 +28,8 @@ from typing import Any, Final
 
 import aiohttp
 
+from experiments.errors import LabError
+
 CANDIDATES: Final = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 ENV_VAR: Final = "CHAOSLAB_CHROMIUM"
 START_TIMEOUT_S: Final = 30.0
@@ -43,7 +45,7 @@ _FLAGS: Final = (
 )
 
 
-class BrowserError(RuntimeError):
+class BrowserError(LabError, RuntimeError):
     """The browser could not be started or did not answer in time."""
 
 

@@ -17,6 +17,7 @@ from typing import Any, Final
 
 import yaml
 
+from experiments.errors import BadInput
 from experiments.history import HistoryError, Op, read_history
 
 HISTORY: Final = "history.jsonl"
@@ -27,7 +28,7 @@ REPORT: Final = "report.html"
 JUNIT: Final = "junit.xml"
 
 
-class RunDirError(ValueError):
+class RunDirError(BadInput, ValueError):
     """A run directory is missing a required file or holds a malformed one (bad input).
 
     Attributes:

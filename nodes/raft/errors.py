@@ -6,10 +6,11 @@ and where. No IO here.
 
 from __future__ import annotations
 
+from nodes.errors import NodeError
 from nodes.raft.messages import NO_NODE, NodeId
 
 
-class RaftError(Exception):
+class RaftError(NodeError):
     """Root of every error the Raft core raises."""
 
 

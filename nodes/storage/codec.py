@@ -22,6 +22,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from nodes.errors import NodeError
 from nodes.raft.messages import Entry, EntryType, HardState, Snapshot, SnapshotMeta
 
 SEGMENT_MAGIC = b"CLWAL\x00\x01\n"
@@ -52,7 +53,7 @@ class RecordKind(enum.IntEnum):
     ANCHOR = 2
 
 
-class PayloadError(ValueError):
+class PayloadError(NodeError, ValueError):
     """Bytes that passed their checksum (or had none) do not parse."""
 
 

@@ -17,13 +17,15 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from proxy.errors import ProxyError
+
 _FLOAT32_MAX = 3.4028234663852886e38
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _WHITESPACE = " \t\r\n"
 
 
-class DecodeError(Exception):
+class DecodeError(ProxyError):
     """A body Go's decoder would refuse; ``str(err)`` is Go's message."""
 
 

@@ -5,8 +5,10 @@ Rules: messages are Toxiproxy's own wording (clients match on them); no IO here.
 
 from __future__ import annotations
 
+from proxy.errors import ProxyError
 
-class ProxyServerError(Exception):
+
+class ProxyServerError(ProxyError):
     """Root of the embedded server's errors."""
 
 

@@ -16,10 +16,12 @@ import os
 import socket
 from dataclasses import dataclass
 
+from proxy.errors import ProxyError
+
 _WILDCARDS = {"", "0.0.0.0", "::"}  # the inputs Go treats as "any"
 
 
-class AddressError(Exception):
+class AddressError(ProxyError):
     """An address Go would refuse; ``str(err)`` is Go's message (``address X: ...``)."""
 
 

@@ -34,6 +34,7 @@ from experiments.bench.kv.target import (
     System,
     TargetSpec,
 )
+from experiments.errors import LabError
 from proxy.ports import free_ports
 
 log = structlog.get_logger()
@@ -43,7 +44,7 @@ ELECTION_MS: Final = 300
 INSTALL_COMMAND: Final = "apt-get install -y etcd-server"
 
 
-class EtcdMissing(RuntimeError):
+class EtcdMissing(LabError, RuntimeError):
     """No ``etcd`` binary on PATH (and it could not be installed here)."""
 
 

@@ -28,6 +28,7 @@ import structlog
 from experiments.bench.kv.connect import open_pool
 from experiments.bench.kv.stats import LatencySummary, summarize_ns
 from experiments.bench.kv.target import KvClient, OperationFailed, ReadMode, TargetSpec
+from experiments.errors import BackendFailure
 
 log = structlog.get_logger()
 
@@ -38,7 +39,7 @@ _START_TIMEOUT_S: Final = 120.0
 _REPORT_GRACE_S: Final = 30.0
 
 
-class LoadError(RuntimeError):
+class LoadError(BackendFailure, RuntimeError):
     """A load process died or did not report (the message says which and how)."""
 
 

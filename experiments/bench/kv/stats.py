@@ -11,8 +11,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from experiments.errors import LabError
 
-class EmptySample(ValueError):
+
+class EmptySample(LabError, ValueError):
     """A statistic was asked of no values (the caller measured nothing)."""
 
 

@@ -1,6 +1,7 @@
 """What a benchmark talks to: the system under test, as a cluster and as clients.
 
-Rules: interfaces and value types only (no IO here). ``TargetSpec`` is plain data
+Rules: interfaces and value types only (no IO here). A cluster that misbehaves raises the
+local clusters' own ``ClusterError`` (re-exported here). ``TargetSpec`` is plain data
 so it can be pickled into load-generator processes, which build their own clients
 from it with ``experiments.bench.kv.connect.open_pool``.
 """
@@ -10,6 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
+
+from experiments.cluster.state import ClusterError
+from experiments.errors import LabError
 
 System = Literal["chaoslab", "etcd"]
 SYSTEMS: tuple[System, ...] = ("chaoslab", "etcd")
@@ -101,9 +105,18 @@ class Cluster(Protocol):
         """Stop every member and remove what the benchmark created."""
 
 
-class ClusterError(RuntimeError):
-    """The cluster under test misbehaved (did not start, elect or answer in time)."""
-
-
-class OperationFailed(Exception):
+class OperationFailed(LabError):
     """One benchmark operation did not succeed (the message says how)."""
+
+
+__all__ = [
+    "SYSTEMS",
+    "ClientPool",
+    "Cluster",
+    "ClusterError",
+    "KvClient",
+    "OperationFailed",
+    "ReadMode",
+    "System",
+    "TargetSpec",
+]

@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from nodes.errors import NodeError
 from nodes.raft.testing.network import Network
 
 SEPARATOR = "----"
 
 
-class ScriptError(Exception):
+class ScriptError(NodeError):
     """A scenario script is malformed or uses a command wrongly (the script's fault).
 
     Args:
