@@ -46,6 +46,7 @@ class LazyGroup(click.Group):
     context_settings={"help_option_names": ["-h", "--help"]},
     lazy={
         "admin": "nodes.cli:admin",
+        "cap": "experiments.runner.cap:cap",
         "check": "experiments.check_cli:check",
         "cluster": "experiments.cluster.cli:cluster",
         "demo": "experiments.runner.demo:demo",
@@ -86,6 +87,7 @@ def main(ctx: click.Context, log_format: str, log_level: str) -> None:
 @main.group(
     cls=LazyGroup,
     lazy={
+        "bugs": "experiments.bench.bugs:bugs_bench",
         "catalog": "experiments.bench.catalog:catalog_bench",
         "checker": "experiments.bench.checker:checker",
         "faults": "proxy.bench_faults:faults_bench",

@@ -54,11 +54,35 @@ class NemesisKind(enum.StrEnum):
     """Simulator only: every node crashes the moment it leads with fresh entries to
     send, and restarts within milliseconds, so leaders keep dying with entries on their
     own disk only: the adversary of the Raft paper's Figure 8."""
+    CLOCK_SKEW = "clock-skew"
+    """A node's clock runs at ``clock_rate`` (0.5: half speed), then back on true time:
+    its ticks, its lease and its HLC follow it. In-node (the failpoint call)."""
+    CLOCK_JUMP = "clock-jump"
+    """A node's clock steps by ``clock_jump_ms`` (negative: back in time), then back on
+    true time: its lease and its HLC see the step, its ticks do not."""
+    DISK_ERROR = "disk-error"
+    """A node's writes and fsyncs fail (EIO): it must stop, losing no acknowledged
+    write; it is restarted at the end."""
+    DISK_SLOW = "disk-slow"
+    """A node's writes and fsyncs take ``disk_delay_ms`` longer."""
+    DISK_FULL = "disk-full"
+    """A node's disk is full (ENOSPC): it must stop, losing no acknowledged write; it is
+    restarted at the end."""
 
     @property
     def is_partition(self) -> bool:
         """Whether this fault cuts links."""
         return self.value == "partition" or self.value.startswith("partition-")
+
+    @property
+    def in_node(self) -> bool:
+        """Faults injected inside a node (its clock, its disk) through the failpoint call."""
+        return self in IN_NODE
+
+    @property
+    def stops_node(self) -> bool:
+        """In-node faults the node must answer by stopping (a failing disk)."""
+        return self in (NemesisKind.DISK_ERROR, NemesisKind.DISK_FULL)
 
     @property
     def simulator_only(self) -> bool:
@@ -69,13 +93,15 @@ class NemesisKind(enum.StrEnum):
     def category(self) -> str:
         """``partition``, ``link`` (loss, latency), ``process`` (kill, pause, restarts)
         or ``churn``: faults of different categories can be in force together (see
-        ``generate``)."""
+        ``generate``); in-node faults are ``clock`` or ``disk``."""
         if self.is_partition:
             return "partition"
         if self in (NemesisKind.LOSS, NemesisKind.LATENCY, NemesisKind.BANDWIDTH):
             return "link"
         if self is NemesisKind.LEADER_CHURN:
             return "churn"
+        if self.in_node:
+            return "clock" if self.value.startswith("clock") else "disk"
         return "process"
 
 
@@ -84,6 +110,18 @@ SIMULATOR_ONLY: frozenset[NemesisKind] = frozenset(
 )
 """Kinds a real cluster cannot suffer: they crash or cut a node at a protocol moment
 (``RESTARTS`` crashes nodes inside disk writes and right after votes)."""
+
+IN_NODE: frozenset[NemesisKind] = frozenset(
+    {
+        NemesisKind.CLOCK_SKEW,
+        NemesisKind.CLOCK_JUMP,
+        NemesisKind.DISK_ERROR,
+        NemesisKind.DISK_SLOW,
+        NemesisKind.DISK_FULL,
+    }
+)
+"""Kinds injected inside a node (``Admin.Failpoint`` on real nodes; the simulator's own
+clock and disk)."""
 
 SIMULATOR_KINDS: tuple[NemesisKind, ...] = (
     NemesisKind.PARTITION_MAJORITY,
@@ -109,21 +147,22 @@ SIMULATOR_WEIGHTS: Mapping[NemesisKind, float] = MappingProxyType(
         NemesisKind.PARTITION_BRIDGE: 1.0,
         NemesisKind.PARTITION_HALVES: 1.0,
         NemesisKind.PARTITION_ONE_WAY: 1.0,
-        NemesisKind.PARTITION_LEADER_ROLLING: 4.0,
+        NemesisKind.PARTITION_LEADER_ROLLING: 8.0,
         NemesisKind.LOSS: 1.0,
-        NemesisKind.LATENCY: 2.0,
+        NemesisKind.LATENCY: 3.0,
         NemesisKind.KILL: 1.0,
         NemesisKind.PAUSE: 1.0,
-        NemesisKind.RESTARTS: 4.0,
+        NemesisKind.RESTARTS: 8.0,
         NemesisKind.LEADER_CHURN: 2.0,
     }
 )
 """How often ``chaoslab sim``'s default mix draws each of ``SIMULATOR_KINDS``, relative to
 the others (see ``generate``'s ``weights``)."""
 
-TARGETS: tuple[str, ...] = ("leader", "follower", "random", "any")
-"""Who a kill or pause hits: the leader, a follower, a random node, or (``any``) the
-leader half the time and a random node otherwise; ``n3`` names one node."""
+TARGETS: tuple[str, ...] = ("leader", "follower", "random", "any", "all")
+"""Who a kill, pause or in-node fault hits: the leader, a follower, a random node, or
+(``any``) the leader half the time and a random node otherwise; ``n3`` names one node;
+``all`` (in-node faults that leave nodes running: clocks, a slow disk) every node."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -145,6 +184,12 @@ class FaultSpec:
     """PARTITION: the groups (nodes in none form one more group)."""
     mode: str = "drop"
     """How links are cut on real clusters: ``drop`` (bytes vanish) or ``refuse``."""
+    clock_rate: float = 0.5
+    """CLOCK_SKEW: the node's clock speed (1: true time)."""
+    clock_jump_ms: float = -10_000.0
+    """CLOCK_JUMP: how far the node's clock steps (negative: back in time)."""
+    disk_delay_ms: float = 100.0
+    """DISK_SLOW: added to every write and fsync."""
 
     @property
     def end_s(self) -> float:

@@ -16,10 +16,10 @@ from pathlib import Path
 import click
 import structlog
 
-from nodes.client import Client
+from nodes.client import Client, FailpointRequest, FailpointSecretError, failpoint_metadata
 from nodes.server import SettingsError, load_settings, serve
 from nodes.server.auth import PeerAuthError, write_secret
-from nodes.server.config import Unsafe
+from nodes.server.config import Consistency, Unsafe
 
 EXIT_FAIL = 1
 EXIT_UNKNOWN = 3
@@ -87,6 +87,20 @@ EXIT_UNKNOWN = 3
     help="UNSAFE lab switch, for chaos experiments only: break the node on purpose "
     "(repeatable).",
 )
+@click.option(
+    "--consistency",
+    type=click.Choice([c.value for c in Consistency]),
+    help="cp: linearizable (ReadIndex, the default). lease: UNSAFE under clock faults "
+    "(leader-lease reads). stale: UNSAFE (every replica reads locally). ap: UNSAFE "
+    "(every replica writes locally, last-writer-wins, anti-entropy). Every node of a "
+    "cluster must run the same mode.",
+)
+@click.option(
+    "--failpoints/--no-failpoints",
+    default=None,
+    help="Accept the authenticated admin failpoint call (clock and disk faults, for chaos "
+    "experiments) [default: off].",
+)
 @click.option("--snapshot-every", type=int, help="Compact after this many applied entries.")
 @click.option("--seed", type=int, help="Seed the election timeouts (default: random).")
 def node(
@@ -109,6 +123,8 @@ def node(
     sync: str | None,
     forward_writes: bool | None,
     unsafe: tuple[str, ...],
+    consistency: str | None,
+    failpoints: bool | None,
     snapshot_every: int | None,
     seed: int | None,
 ) -> None:
@@ -132,6 +148,8 @@ def node(
         "sync": sync,
         "forward_writes": forward_writes,
         "unsafe": unsafe or None,
+        "consistency": consistency,
+        "failpoints": failpoints,
         "snapshot_every": snapshot_every,
     }
     try:
@@ -177,7 +195,9 @@ def admin_status(address: str, as_json: bool, timeout: float) -> None:
         click.echo(json.dumps(data))
         return
     for name, value in data.items():
-        if name != "peers":
+        if name == "consistency" and value != Consistency.CP.value:
+            click.echo(f"{name}: {value} ({Consistency(value).warning})")
+        elif name != "peers":
             click.echo(f"{name}: {value}")
     for peer in data["peers"]:
         click.echo("peer: " + " ".join(f"{k}={v}" for k, v in peer.items()))
@@ -214,6 +234,54 @@ def admin_transfer(address: str, to_id: int, timeout: float) -> None:
         sys.exit(1)
     click.echo(f"leadership transfer to node {to_id} requested")
     structlog.get_logger().debug("transfer_requested", to=to_id)
+
+
+@admin.command("failpoint")
+@click.argument("address")
+@click.option("--secret-file", required=True,
+              type=click.Path(path_type=Path, dir_okay=False),
+              help="The cluster's peer secret (the call carries its token).")
+@click.option("--cluster-id", default="chaoslab", show_default=True)
+@click.option("--clock-jump-ms", type=int, default=None,
+              help="Step the node's clock by this much (negative: back in time).")
+@click.option("--clock-rate", type=float, default=None,
+              help="Run the node's clock at this speed (0.5: half speed; 1: true time).")
+@click.option("--clock-reset", is_flag=True, help="Put the node's clock back on true time.")
+@click.option("--disk", type=click.Choice(["none", "error", "slow", "full"]), default=None,
+              help="Make the node's disk fail (EIO), slow, full (ENOSPC), or healthy again.")
+@click.option("--disk-delay-ms", type=click.IntRange(min=0), default=0,
+              help="slow: added to every write and fsync.")
+@click.option("--timeout", type=click.FloatRange(min=0.01), default=2.0, show_default=True)
+def admin_failpoint(
+    address: str,
+    secret_file: Path,
+    cluster_id: str,
+    clock_jump_ms: int | None,
+    clock_rate: float | None,
+    clock_reset: bool,
+    disk: str | None,
+    disk_delay_ms: int,
+    timeout: float,
+) -> None:
+    """UNSAFE: break the clock or disk of the node at ADDRESS (it must run with --failpoints).
+
+    Exit 0 and print what is in force; 1 when the node refused (failpoints off, wrong
+    token, a value out of range) or did not answer.
+    """
+    try:
+        metadata = failpoint_metadata(secret_file, cluster_id)
+    except FailpointSecretError as exc:
+        raise click.UsageError(str(exc)) from None
+    request = FailpointRequest(clock_jump_ms=clock_jump_ms, clock_rate=clock_rate,
+                               clock_reset=clock_reset, disk=disk, disk_delay_ms=disk_delay_ms)
+    with Client([address], attempt_timeout_s=timeout) as client:
+        outcome = client.failpoint(address, request, metadata)
+    state = outcome.value
+    if state is None:
+        click.echo(f"failpoint refused: {outcome.error}", err=True)
+        sys.exit(EXIT_FAIL)
+    click.echo(f"clock: {state.clock_offset_ms:+d} ms, rate {state.clock_rate:g}; "
+               f"disk: {state.disk} ({state.disk_injected} operation(s) hit)")
 
 
 __all__ = ["admin", "node"]

@@ -53,11 +53,16 @@ def refusals(backend: str, experiment: Experiment) -> list[str]:
         return [f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}"]
     problems = []
     cluster = experiment.cluster
-    if cluster.consistency != "cp":
-        problems.append(
-            f"cluster.consistency {cluster.consistency!r}: only 'cp' is implemented so far"
-        )
     kinds = _kinds(experiment)
+    if cluster.consistency == "ap":
+        problems += [
+            f"nemesis {kind.value}: aims at Raft's protocol moments, and the ap mode runs no "
+            "Raft (cluster.consistency: ap)"
+            for kind in sorted(kinds, key=lambda k: k.value) if kind.simulator_only
+        ]
+        if cluster.unsafe is not None:
+            problems.append(f"cluster.unsafe {cluster.unsafe!r}: the seeded bugs live in the "
+                            "Raft path; the ap mode runs no Raft")
     if backend != "sim":
         problems += [
             f"nemesis {kind.value}: only the simulator can aim a fault at a protocol moment; "
@@ -119,6 +124,7 @@ def open_backend(
             ),
             variant=variant,
             forward=experiment.workload.routing == "home",
+            consistency=cluster.consistency,
         )
     if backend == "local":
         from experiments.backends.local import LocalBackend, LocalOptions  # noqa: PLC0415 - imported lazily on purpose
@@ -131,10 +137,18 @@ def open_backend(
                 heartbeat_tick=timing.heartbeat_ticks,
                 data_dir=options.data_dir,
                 keep=options.keep,
+                consistency=cluster.consistency,
+                failpoints=any(kind.in_node for kind in _kinds(experiment)),
                 extra={**(options.local or {}),
                        **(REAL_NODE_BUGS[cluster.unsafe] if cluster.unsafe else {})} or None,
             )
         )
     from experiments.backends.docker import DockerBackend  # noqa: PLC0415 - imported lazily on purpose
 
-    return DockerBackend(nodes=cluster.nodes, project=options.docker_project, keep=options.keep)
+    return DockerBackend(
+        nodes=cluster.nodes,
+        project=options.docker_project,
+        keep=options.keep,
+        consistency=cluster.consistency,
+        failpoints=any(kind.in_node for kind in _kinds(experiment)),
+    )

@@ -29,7 +29,8 @@ from proxy.grudge import Grudge
 
 T = TypeVar("T")
 NodeId = int
-Role = Literal["leader", "follower", "candidate", "unreachable"]
+Role = Literal["leader", "follower", "candidate", "replica", "unreachable"]
+"""``replica``: a node of the ``ap`` mode (no Raft, no leader)."""
 OpType = Literal["ok", "fail", "info"]
 DirectedLink = tuple[int, int]
 """``(src, dst)``: what ``src`` sends to ``dst``."""
@@ -56,6 +57,13 @@ class NodeState:
     undelivered: Mapping[NodeId, int] = field(default_factory=dict)
     """Peer → messages this node could not deliver to it so far (cumulative): the node's
     own evidence that a link is cut."""
+    clock_offset_ms: int = 0
+    """The node's clock minus true time (in-node clock faults)."""
+    clock_rate: float = 1.0
+    clock_changes: int = 0
+    """Clock faults the node applied so far (cumulative): the evidence of a clock fault."""
+    disk_injected: int = 0
+    """Disk operations a failpoint failed or delayed so far (cumulative)."""
 
     @classmethod
     def from_view(cls, node: NodeId, view: NodeView | None, address: str = "") -> NodeState:
@@ -63,7 +71,8 @@ class NodeState:
         if view is None:
             return cls(id=node, role="unreachable", address=address)
         role: Role = "leader" if view.role == "leader" else (
-            "follower" if view.role == "follower" else "candidate"
+            "follower" if view.role == "follower" else
+            "replica" if view.role == "replica" else "candidate"
         )
         return cls(
             id=node,
@@ -74,6 +83,10 @@ class NodeState:
             applied_index=view.applied_index,
             address=address,
             undelivered={p.id: p.dropped for p in view.peers},
+            clock_offset_ms=view.clock_offset_ms,
+            clock_rate=view.clock_rate,
+            clock_changes=view.clock_changes,
+            disk_injected=view.disk_injected,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -177,6 +190,12 @@ class ResolvedFault:
             value["p"] = spec.loss
         elif spec.kind is NemesisKind.BANDWIDTH:
             value["rate_kbps"] = spec.rate_kbps
+        elif spec.kind is NemesisKind.CLOCK_SKEW:
+            value["rate"] = spec.clock_rate
+        elif spec.kind is NemesisKind.CLOCK_JUMP:
+            value["ms"] = spec.clock_jump_ms
+        elif spec.kind is NemesisKind.DISK_SLOW:
+            value["ms"] = spec.disk_delay_ms
         return value
 
 

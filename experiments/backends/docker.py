@@ -7,6 +7,11 @@ for 5 nodes or a generated one for other sizes) and removes it afterwards, volum
 included, unless asked to keep it. Nodes are found by their compose labels
 (``experiments.docker.driver``); clients dial the published client proxies from the host.
 Every fault is undone and ``stop`` heals the proxies and thaws paused containers first.
+A fresh project runs the experiment's consistency mode (``CHAOSLAB_CONSISTENCY``) and, when
+the experiment has in-node faults, failpoints (``CHAOSLAB_FAILPOINTS``); a given project
+must already run them (its nodes say so in their status). In-node faults are the node's
+own ``chaoslab admin failpoint`` run inside its container (``docker exec``), where the
+cluster's secret is mounted: the secret never leaves the Docker volume.
 """
 
 from __future__ import annotations
@@ -41,7 +46,10 @@ from experiments.docker import (
 )
 from experiments.docker.compose import (
     API_PORT_VARIABLE,
+    CONSISTENCY_VARIABLE,
     EMBEDDED_PROXY_IMAGE,
+    FAILPOINTS_VARIABLE,
+    SECRET_FILE,
     ComposeSettings,
     client_port_variable,
     render_compose,
@@ -67,6 +75,8 @@ class DockerBackend:
         keep: leave a project this backend started running afterwards.
         toxiproxy_image: the Toxiproxy image for a fresh project (default: Shopify's when
             it is present locally, else the embedded one built by build-images).
+        consistency: the nodes' consistency mode.
+        failpoints: the nodes must accept the failpoint call (in-node faults).
     """
 
     backend = "docker"
@@ -81,8 +91,12 @@ class DockerBackend:
         project: str | None = None,
         keep: bool = False,
         toxiproxy_image: str | None = None,
+        consistency: str = "cp",
+        failpoints: bool = False,
     ) -> None:
         self.node_ids: tuple[NodeId, ...] = tuple(range(1, nodes + 1))
+        self.consistency = consistency
+        self.failpoints = failpoints
         self.keep = keep
         self._own = project is None
         self._name = project or f"chaoslab-run-{uuid.uuid4().hex[:8]}"
@@ -96,12 +110,18 @@ class DockerBackend:
         self._address_map: dict[str, str] = {}
         self._paused: set[NodeId] = set()
         self._killed: set[NodeId] = set()
+        self._faulted: set[NodeId] = set()
 
     # ---- lifecycle --------------------------------------------------------------
 
     def refusals(self, kinds: set[NemesisKind]) -> list[str]:
         """Simulator-only faults cannot happen to real containers."""
         return [f"{k.value}: simulator only" for k in kinds if k.simulator_only]
+
+    @property
+    def project(self) -> str:
+        """The compose project's name (this backend's own, or the one it was given)."""
+        return self._name
 
     @property
     def cluster(self) -> DockerCluster:
@@ -139,6 +159,8 @@ class DockerBackend:
                     "TOXIPROXY_IMAGE": image,
                     API_PORT_VARIABLE: "",
                     "CHAOSLAB_HEALTH_INTERVAL": "30s",
+                    CONSISTENCY_VARIABLE: self.consistency,
+                    FAILPOINTS_VARIABLE: "true" if self.failpoints else "false",
                     **{client_port_variable(n): "" for n in self.node_ids},
                 }
                 self._compose = ComposeProject(name=self._name, file=self._compose_file(),
@@ -152,7 +174,14 @@ class DockerBackend:
                     f"wants {len(self.node_ids)}"
                 )
                 raise BackendFailure(msg)
-            cluster.wait_for_leader(timeout_s=LEADER_TIMEOUT_S)
+            if self.consistency == "ap":
+                cluster.wait_until(
+                    lambda: all(r.view is not None for r in cluster.status(timeout_s=1.0)),
+                    timeout_s=LEADER_TIMEOUT_S, what="every ap node answering",
+                )
+            else:
+                cluster.wait_for_leader(timeout_s=LEADER_TIMEOUT_S)
+            self._check_nodes(cluster)
             self._cluster = cluster
             self._control = cluster.control(timeout_s=5.0)
             self._topology = cluster.topology()
@@ -162,6 +191,26 @@ class DockerBackend:
             self.stop()  # a project of our own must not outlive the failure
             msg = f"the docker cluster {self._name!r} did not start: {exc}"
             raise BackendFailure(msg) from exc
+
+    def _check_nodes(self, cluster: DockerCluster) -> None:
+        """The nodes run the experiment's mode (and failpoints when it needs them).
+
+        Raises:
+            BackendFailure: a node runs another mode or refuses failpoints.
+        """
+        for report in cluster.status(timeout_s=2.0):
+            view = report.view
+            if view is None:
+                continue
+            if view.consistency != self.consistency:
+                msg = (f"n{report.id} of project {self._name!r} runs consistency "
+                       f"{view.consistency!r}, the experiment wants {self.consistency!r} "
+                       f"(start it with {CONSISTENCY_VARIABLE}={self.consistency})")
+                raise BackendFailure(msg)
+            if self.failpoints and not view.failpoints:
+                msg = (f"n{report.id} of project {self._name!r} refuses failpoints, and the "
+                       f"experiment has in-node faults (start it with {FAILPOINTS_VARIABLE}=true)")
+                raise BackendFailure(msg)
 
     @staticmethod
     def _proxy_image(engine: Any) -> str:
@@ -250,13 +299,67 @@ class DockerBackend:
             (victim,) = fault.targets
             self.pause(victim)
             return ("pause", victim)
+        if fault.kind.in_node:
+            return self._in_node(fault)
         if self._control is None or self._topology is None:
             msg = "the docker cluster is not started"
             raise BackendFailure(msg)
         return start_proxy_fault(self._control, self._topology, fault)
 
+    def _failpoint(self, node: NodeId, options: list[str]) -> None:
+        """``chaoslab admin failpoint`` inside node ``node``'s container.
+
+        Raises:
+            BackendFailure: the exec failed or the node refused.
+        """
+        container = self.cluster.node(node)
+        env = dict(item.partition("=")[::2] for item in container.attrs["Config"]["Env"])
+        argv = ["chaoslab", "admin", "failpoint", f"127.0.0.1:{ComposeSettings().node_port}",
+                "--secret-file", SECRET_FILE,
+                "--cluster-id", env.get("CHAOSLAB_CLUSTER_ID", "chaoslab"), *options]
+        try:
+            code, output = container.exec_run(argv)
+        except Exception as exc:  # the Docker SDK raises its own error types
+            msg = f"docker could not run the failpoint call in n{node}: {exc}"
+            raise BackendFailure(msg) from exc
+        if code != 0:
+            text = bytes(output or b"").decode(errors="replace").strip()[-300:]
+            msg = f"n{node} refused the failpoint call: {text}"
+            raise BackendFailure(msg)
+
+    def _in_node(self, fault: ResolvedFault) -> tuple[str, tuple[NodeId, ...], bool]:
+        """A clock or disk failpoint on every target; returns what ``undo`` needs."""
+        spec = fault.spec
+        kind = fault.kind
+        if kind is NemesisKind.CLOCK_SKEW:
+            options = ["--clock-rate", f"{spec.clock_rate:g}"]
+        elif kind is NemesisKind.CLOCK_JUMP:
+            options = [f"--clock-jump-ms={round(spec.clock_jump_ms)}"]
+        elif kind is NemesisKind.DISK_SLOW:
+            options = ["--disk", "slow", "--disk-delay-ms", str(round(spec.disk_delay_ms))]
+        else:
+            options = ["--disk", "full" if kind is NemesisKind.DISK_FULL else "error"]
+        for node in fault.targets:
+            self._failpoint(node, options)
+            self._faulted.add(node)
+        return (kind.category, fault.targets, kind.stops_node)
+
+    def _undo_in_node(self, category: str, nodes: tuple[NodeId, ...], *, restart: bool) -> None:
+        options = ["--clock-reset"] if category == "clock" else ["--disk", "none"]
+        for node in nodes:
+            if self.cluster.state(node) == "running":
+                with contextlib.suppress(BackendFailure):
+                    self._failpoint(node, options)
+            elif restart and node not in self._killed:
+                self.restart(node)
+            self._faulted.discard(node)
+
     def undo(self, handle: Any) -> None:
         """Undo one fault."""
+        if isinstance(handle, tuple) and len(handle) == 3:
+            category, nodes, restart = handle
+            self._undo_in_node(category, nodes, restart=restart)
+            return
         if isinstance(handle, tuple):
             action, node = handle
             if action == "kill":
@@ -276,6 +379,12 @@ class DockerBackend:
         for node in sorted(self._killed):
             with contextlib.suppress(BackendFailure):
                 self.restart(node)
+        if self._faulted and self._cluster is not None:
+            faulted = tuple(sorted(self._faulted))
+            with contextlib.suppress(BackendFailure):
+                self._undo_in_node("clock", faulted, restart=False)
+            with contextlib.suppress(BackendFailure):
+                self._undo_in_node("disk", faulted, restart=True)
 
     def probe(self, links: list[DirectedLink]) -> Probes:
         """Link proxies live inside the compose network, unpublished: no probe from here."""

@@ -4,8 +4,11 @@ server (the embedded one by default, or a real one).
 Rules: the cluster is a ``experiments.cluster.LocalCluster`` in a directory of its own
 (its record, data and logs), made for the run and removed after it unless asked to keep
 it. Status is read from each node's own address (never through a proxy, so a cut link
-never hides a node's state); clients use the client proxies. Every fault is undone, and
-``stop`` heals the proxies, thaws paused nodes and stops every process, whatever happened.
+never hides a node's state); clients use the client proxies. In-node faults (clock, disk)
+go through each node's authenticated failpoint call, with the token of the cluster's
+secret; a node whose failing disk stopped it is started again when the fault ends. Every
+fault is undone, and ``stop`` heals the proxies, resets the failpoints, thaws paused
+nodes and stops every process, whatever happened.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from experiments.cluster.local import LocalCluster, UpOptions
 from experiments.cluster.state import ClusterError
 from experiments.errors import BackendFailure
 from experiments.schedule import NemesisKind
+from nodes.client import Client, FailpointRequest, FailpointSecretError, failpoint_metadata
 from proxy.control import ToxiproxyControl
 from proxy.topology import Topology
 
@@ -60,6 +64,10 @@ class LocalOptions:
     """Where the cluster lives (default: a temporary directory removed after the run)."""
     keep: bool = False
     """Keep the data directory after the run."""
+    consistency: str = "cp"
+    """The nodes' consistency mode."""
+    failpoints: bool = False
+    """Start the nodes with ``--failpoints`` (the experiment has in-node faults)."""
     extra: dict[str, Any] | None = None
     """More ``UpOptions`` fields (a real Toxiproxy, a proxy port base, ...)."""
 
@@ -82,6 +90,9 @@ class LocalBackend:
         self._addresses: dict[NodeId, str] = {}
         self._paused: set[NodeId] = set()
         self._killed: set[NodeId] = set()
+        self._listen: dict[NodeId, str] = {}
+        self._faulted: set[NodeId] = set()
+        """Nodes with an in-node fault in force (reset by ``heal``)."""
 
     # ---- lifecycle --------------------------------------------------------------
 
@@ -104,6 +115,8 @@ class LocalBackend:
             election_tick=options.election_tick,
             heartbeat_tick=options.heartbeat_tick,
             forward_writes=options.forward_writes,
+            consistency=options.consistency,
+            failpoints=options.failpoints,
             **(options.extra or {}),
         )
         try:
@@ -119,7 +132,8 @@ class LocalBackend:
             raise BackendFailure(msg)
         self._control = ToxiproxyControl(url, timeout_s=5.0)
         self._addresses = {n.id: n.client_address for n in state.nodes}
-        self._probe = StatusProbe({n.id: n.listen for n in state.nodes})
+        self._listen = {n.id: n.listen for n in state.nodes}
+        self._probe = StatusProbe(self._listen)
 
     def stop(self) -> None:
         """Heal, thaw, stop every process; remove the directory unless kept."""
@@ -204,13 +218,73 @@ class LocalBackend:
             (victim,) = fault.targets
             self.pause(victim)
             return ("pause", victim)
+        if kind.in_node:
+            return self._in_node(fault)
         if self._control is None or self._topology is None:
             msg = "the local cluster is not started"
             raise BackendFailure(msg)
         return start_proxy_fault(self._control, self._topology, fault)
 
+    def _failpoint(self, node: NodeId, request: FailpointRequest) -> None:
+        """One authenticated failpoint call to ``node``.
+
+        Raises:
+            BackendFailure: the node refused or did not answer.
+        """
+        state = self.cluster.state()
+        try:
+            metadata = failpoint_metadata(state.peer_secret_file, state.cluster_id)
+        except FailpointSecretError as exc:
+            raise BackendFailure(f"failpoint on n{node}: {exc}") from exc
+        address = self._listen[node]
+        with Client([address], attempt_timeout_s=2.0) as client:
+            outcome = client.failpoint(address, request, metadata)
+        if outcome.value is None:
+            msg = f"n{node} refused the failpoint call: {outcome.error}"
+            raise BackendFailure(msg)
+
+    def _in_node(self, fault: ResolvedFault) -> tuple[str, tuple[NodeId, ...], bool]:
+        """A clock or disk failpoint on every target; returns what ``undo`` needs."""
+        spec = fault.spec
+        kind = fault.kind
+        if kind is NemesisKind.CLOCK_SKEW:
+            request = FailpointRequest(clock_rate=spec.clock_rate)
+        elif kind is NemesisKind.CLOCK_JUMP:
+            request = FailpointRequest(clock_jump_ms=round(spec.clock_jump_ms))
+        elif kind is NemesisKind.DISK_SLOW:
+            request = FailpointRequest(disk="slow", disk_delay_ms=round(spec.disk_delay_ms))
+        else:
+            request = FailpointRequest(disk="full" if kind is NemesisKind.DISK_FULL else "error")
+        done: list[NodeId] = []
+        try:
+            for node in fault.targets:
+                self._failpoint(node, request)
+                done.append(node)
+                self._faulted.add(node)
+        except BackendFailure:
+            self._undo_in_node(kind.category, tuple(done), restart=kind.stops_node)
+            raise
+        return (kind.category, fault.targets, kind.stops_node)
+
+    def _undo_in_node(self, category: str, nodes: tuple[NodeId, ...], *, restart: bool) -> None:
+        """Back on true time / a healthy disk; a node its disk stopped is started again."""
+        request = (FailpointRequest(clock_reset=True) if category == "clock"
+                   else FailpointRequest(disk="none"))
+        running = set(self.cluster.running())
+        for node in nodes:
+            if node in running:
+                with contextlib.suppress(BackendFailure):
+                    self._failpoint(node, request)
+            elif restart and node not in self._killed:
+                self.restart(node)
+            self._faulted.discard(node)
+
     def undo(self, handle: Any) -> None:
         """Undo one fault."""
+        if isinstance(handle, tuple) and len(handle) == 3:
+            category, nodes, restart = handle
+            self._undo_in_node(category, nodes, restart=restart)
+            return
         if isinstance(handle, tuple):
             action, node = handle
             if action == "kill":
@@ -229,6 +303,12 @@ class LocalBackend:
         for node in sorted(self._killed):
             with contextlib.suppress(BackendFailure):
                 self.restart(node)
+        if self._faulted and self.cluster.exists():
+            faulted = tuple(sorted(self._faulted))
+            with contextlib.suppress(BackendFailure, ClusterError):
+                self._undo_in_node("clock", faulted, restart=False)
+            with contextlib.suppress(BackendFailure, ClusterError):
+                self._undo_in_node("disk", faulted, restart=True)
 
     def probe(self, links: list[DirectedLink]) -> Probes:
         """Probe links through their proxies (see ``Cluster.probe``)."""

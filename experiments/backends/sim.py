@@ -7,6 +7,10 @@ simulator's, blocking calls run inline. Clients talk to nodes over a reliable cl
 partitions, loss and latency hit forwarding exactly as they hit Raft messages. A crashed
 node refuses connections (a definite failure); a paused one never answers. The faults a
 real cluster cannot suffer (``NemesisKind.simulator_only``) are implemented here only.
+In-node faults hit the node's own clock and disk (``SimCluster``), as the failpoint call
+does on a real node. The consistency mode is served here as the node server serves it:
+``lease`` reads from the leader's lease (a follower hands reads to the leader), ``stale``
+reads from the local replica, ``ap`` reads and writes on the local ap replica.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ from nodes.client.policy import Attempted, Finish, Operation, Result, Router
 from nodes.kv import Cas, Command, Mismatch, Ok, Put, StaleSequence
 from nodes.raft import NO_NODE, NotLeader, ProposalDropped, Role
 from nodes.replica import Applied, NotApplied, ReadDone, ReadFailed, Unknown
+from nodes.storage import StorageFailure
+from nodes.storage.faults import DiskFault
 from proxy import grudge as grudges
 from proxy.grudge import Grudge
 
@@ -70,6 +76,7 @@ class SimBackend:
         timing: Raft timing and disk speed.
         variant: production nodes or a seeded bug's.
         forward: nodes forward writes they cannot serve to the leader (home routing).
+        consistency: the cluster's mode (``cp``, ``lease``, ``stale``, ``ap``).
     """
 
     backend = "sim"
@@ -83,6 +90,7 @@ class SimBackend:
         timing: SimTiming | None = None,
         variant: NodeVariant | None = None,
         forward: bool = True,
+        consistency: str = "cp",
     ) -> None:
         if nodes < 1:
             msg = f"a cluster needs at least one node, got {nodes}"
@@ -92,6 +100,7 @@ class SimBackend:
         self.timing = timing or SimTiming()
         self.variant = variant or NodeVariant()
         self.forward = forward
+        self.consistency = consistency
         self.scheduler = Scheduler()
         self.sim: SimCluster | None = None
         self.runaway = False
@@ -99,14 +108,23 @@ class SimBackend:
         self._client_rng = random.Random(f"{seed}:client-links")
         self._forward_rng = random.Random(f"{seed}:forwarding")
         self._storm_rng = random.Random(f"{seed}:storms")
+        self._traps: dict[str, Callable[[int], None]] = {}
 
     # ---- lifecycle --------------------------------------------------------------
 
     def refusals(self, kinds: set[NemesisKind]) -> list[str]:
-        """The simulator has no bandwidth model; everything else it can do."""
+        """The simulator has no bandwidth model; the ap mode has no leader to aim a
+        simulator-only fault at; everything else it can do."""
+        problems = []
         if NemesisKind.BANDWIDTH in kinds:
-            return ["bandwidth: the simulator has no bandwidth model (use local or docker)"]
-        return []
+            problems.append("bandwidth: the simulator has no bandwidth model (use local or "
+                            "docker)")
+        if self.consistency == "ap":
+            problems += [
+                f"{kind.value}: aims at Raft's protocol moments; the ap mode runs no Raft"
+                for kind in sorted(kinds, key=lambda k: k.value) if kind.simulator_only
+            ]
+        return problems
 
     @property
     def cluster(self) -> SimCluster:
@@ -119,7 +137,8 @@ class SimBackend:
     def start(self) -> None:
         """Boot the nodes and run simulated time until a majority agrees on a leader."""
         self.sim = SimCluster(
-            len(self.node_ids), self.seed, self.scheduler, timing=self.timing, variant=self.variant
+            len(self.node_ids), self.seed, self.scheduler, timing=self.timing,
+            variant=self.variant, consistency=self.consistency,
         )
         limit = int(START_LIMIT_S * NS_PER_S)
         step = 10 * NS_PER_MS
@@ -132,7 +151,10 @@ class SimBackend:
         raise BackendFailure(msg)
 
     def _agreed(self) -> bool:
-        return agreed_leader(self.status(), len(self.node_ids)) is not None
+        states = self.status()
+        if self.consistency == "ap":
+            return all(s.role == "replica" for s in states)
+        return agreed_leader(states, len(self.node_ids)) is not None
 
     def stop(self) -> None:
         """Nothing to stop: the simulated cluster is dropped with this object."""
@@ -158,9 +180,22 @@ class SimBackend:
         states = []
         for node_id, node in cluster.nodes.items():
             undelivered = {dst: n for (src, dst), n in lost.items() if src == node_id}
-            replica = node.replica
-            if replica is None or node.paused:
+            clock = node.clock
+            if not node.up or node.paused or clock is None:
                 states.append(NodeState(id=node_id, role="unreachable", undelivered=undelivered))
+                continue
+            faults: dict[str, Any] = {
+                "clock_offset_ms": round(clock.offset / NS_PER_MS),
+                "clock_rate": clock.rate,
+                "clock_changes": clock.jumps,
+                "disk_injected": node.disk.injected,
+            }
+            replica = node.replica
+            if replica is None:  # the ap mode: no Raft
+                seq = node.ap.store.seq if node.ap is not None else 0
+                states.append(NodeState(id=node_id, role="replica", term=0, commit_index=seq,
+                                        applied_index=seq, address=f"sim:n{node_id}",
+                                        undelivered=undelivered, **faults))
                 continue
             core = replica.core
             states.append(
@@ -173,6 +208,7 @@ class SimBackend:
                     applied_index=replica.kv.applied_index,
                     address=f"sim:n{node_id}",
                     undelivered=undelivered,
+                    **faults,
                 )
             )
         return states
@@ -218,6 +254,7 @@ class SimBackend:
         return {
             "messages": cluster.network.stats.sent,
             "crashes": cluster.crashes,
+            "storage_failures": len(cluster.storage_failures),
             "events": self.scheduler.events,
             "snapshots_taken": sum(
                 n.replica.stats.snapshots_taken for n in cluster.nodes.values() if n.replica
@@ -261,6 +298,8 @@ class SimBackend:
             (victim,) = fault.targets
             cluster.pause(victim)
             return partial(cluster.resume, victim)
+        if kind.in_node:
+            return self._in_node(fault)
         before = network.default
         if kind is NemesisKind.LOSS:
             network.default = replace(before, drop=spec.loss)
@@ -275,12 +314,44 @@ class SimBackend:
         if kind is NemesisKind.RESTARTS:
             return self._restart_storm()
         if kind is NemesisKind.LEADER_CHURN:
-            cluster.leading_trap = cluster.crash_and_restart
-            return partial(setattr, cluster, "leading_trap", None)
+            return self._set_trap("leader-churn", cluster.crash_and_restart)
         if kind is NemesisKind.PARTITION_LEADER_ROLLING:
             return self._rolling_isolation()
         msg = f"the simulator cannot inject {kind.value}"
         raise BackendFailure(msg)
+
+    def _in_node(self, fault: ResolvedFault) -> Callable[[], None]:
+        """A clock or disk fault on each target (a crashed target is left alone: a restart
+        brings a healthy clock and disk); returns its undo."""
+        cluster = self.cluster
+        spec = fault.spec
+        kind = fault.kind
+        for target in fault.targets:
+            node = cluster.nodes[target]
+            clock = node.clock
+            if clock is None:
+                continue
+            if kind is NemesisKind.CLOCK_SKEW:
+                clock.set_rate(spec.clock_rate)
+            elif kind is NemesisKind.CLOCK_JUMP:
+                clock.jump(round(spec.clock_jump_ms * NS_PER_MS))
+            elif kind is NemesisKind.DISK_SLOW:
+                node.disk.set(DiskFault.SLOW, spec.disk_delay_ms / 1000)
+            else:
+                node.disk.set(DiskFault.FULL if kind is NemesisKind.DISK_FULL
+                              else DiskFault.ERROR)
+
+        def undo() -> None:
+            for target in fault.targets:
+                node = cluster.nodes[target]
+                if kind.category == "clock" and node.clock is not None:
+                    node.clock.reset()
+                elif kind.category == "disk":
+                    node.disk.set(DiskFault.NONE)
+                    if kind.stops_node:
+                        cluster.restart(target)
+
+        return undo
 
     def undo(self, handle: Callable[[], None]) -> None:
         """Undo one fault."""
@@ -290,11 +361,15 @@ class SimBackend:
         """Restore every link, restart crashed nodes, resume paused ones."""
         cluster = self.cluster
         cluster.network.grudge = Grudge()
+        self._traps.clear()
         cluster.leading_trap = None
         for node_id, node in cluster.nodes.items():
             if node.paused:
                 cluster.resume(node_id)
-            if node.replica is None:
+            if node.clock is not None and not node.clock.healthy:
+                node.clock.reset()
+            node.disk.set(DiskFault.NONE)
+            if not node.up:
                 cluster.restart(node_id)
 
     def _victim(self) -> NodeId:
@@ -350,12 +425,36 @@ class SimBackend:
             isolated = leader
             network.grudge = grudges.isolate(leader, self.node_ids)
 
+        remove = self._set_trap("partition-leader-rolling", cut_off)
+
         def stop() -> None:
-            cluster.leading_trap = None
+            remove()
             network.grudge = Grudge()
 
-        cluster.leading_trap = cut_off
         return stop
+
+    def _set_trap(self, name: str, trap: Callable[[int], None]) -> Callable[[], None]:
+        """Add a trap called whenever a node leads with fresh entries to send (composed
+        faults may set two: each runs, in name order, until one crashes the node); returns
+        its removal."""
+        cluster = self.cluster
+        self._traps[name] = trap
+
+        def dispatch(node_id: int) -> None:
+            replica = cluster.nodes[node_id].replica
+            for each in sorted(self._traps):
+                self._traps[each](node_id)
+                if cluster.nodes[node_id].replica is not replica:
+                    return  # it crashed: the next trap has nothing left to act on
+
+        cluster.leading_trap = dispatch
+
+        def remove() -> None:
+            self._traps.pop(name, None)
+            if not self._traps:
+                cluster.leading_trap = None
+
+        return remove
 
     def probe(self, links: list[DirectedLink]) -> Probes:
         """What a message across each link would meet now: its round trip, or None when the
@@ -408,15 +507,33 @@ class SimBackend:
         self, node_id: NodeId, request: OpRequest, command: Command | None,
         reply: Callable[[Attempted[NodeId]], None], *, hop: bool,
     ) -> None:
-        """Node ``node_id`` handles a client request (``hop``: it may forward a write)."""
+        """Node ``node_id`` handles a client request (``hop``: it may forward a write, or a
+        lease-mode read)."""
         cluster = self.cluster
-        replica = cluster.replica(node_id)
-        if replica is None:
-            if cluster.nodes[node_id].replica is None:  # crashed: connection refused
-                reply(Attempted(result=Result.UNREACHABLE, error=f"n{node_id} is down"))
+        node = cluster.nodes[node_id]
+        if not node.up:  # crashed: connection refused
+            reply(Attempted(result=Result.UNREACHABLE, error=f"n{node_id} is down"))
+            return
+        if node.paused:
             return  # paused: never answers
+        if self.consistency == "ap":
+            self._serve_ap(node_id, request, command, reply)
+            return
+        replica = node.replica
+        assert replica is not None
+        mode = self.consistency
         try:
-            if command is None:
+            if command is None and mode == "stale":
+                reply(Attempted(result=Result.OK, value=replica.kv.get(request.key)))
+                return
+            if command is None and mode == "lease" and node.lease is not None:
+                leader = replica.core.leader_id
+                if (replica.core.role is not Role.LEADER and hop and self.forward
+                        and leader not in (NO_NODE, node_id)):
+                    self._forward(node_id, leader, request, command, reply)
+                    return
+                node.lease.read(request.key, lambda outcome: reply(_read_result(outcome)))
+            elif command is None:
                 replica.read(request.key, lambda outcome: reply(_read_result(outcome)))
             else:
                 replica.propose(command, lambda outcome: reply(_write_result(outcome)))
@@ -433,12 +550,39 @@ class SimBackend:
             return
         cluster.pump(node_id)
 
-    def _forward(
-        self, node_id: NodeId, leader: NodeId, request: OpRequest, command: Command,
+    def _serve_ap(
+        self, node_id: NodeId, request: OpRequest, command: Command | None,
         reply: Callable[[Attempted[NodeId]], None],
     ) -> None:
-        """Send a write on to the leader over the peer link; its answer comes back the
-        same way (a lost one leaves the client to time out: unknown)."""
+        """ap mode: the node's own replica answers; a write is acknowledged after its
+        simulated fsync; a failing disk stops the node."""
+        cluster = self.cluster
+        node = cluster.nodes[node_id]
+        replica = node.ap
+        assert replica is not None
+        if command is None:
+            reply(Attempted(result=Result.OK, value=replica.read(request.key)))
+            return
+        try:
+            result = replica.execute(command)
+        except StorageFailure as exc:
+            cluster.fail_stop(node_id, str(exc))
+            reply(Attempted(result=Result.UNAVAILABLE, error=f"n{node_id} stopped: {exc}"))
+            return
+        attempted = _write_result(Applied(result=result))
+
+        def answer() -> None:
+            if node.ap is replica:  # a crash meanwhile: the client hears nothing
+                reply(attempted)
+
+        self.scheduler.post_later(cluster.fsync_delay(node), answer)
+
+    def _forward(
+        self, node_id: NodeId, leader: NodeId, request: OpRequest, command: Command | None,
+        reply: Callable[[Attempted[NodeId]], None],
+    ) -> None:
+        """Send a write (or a lease-mode read) on to the leader over the peer link; its
+        answer comes back the same way (a lost one leaves the client to time out)."""
 
         def back(attempted: Attempted[NodeId]) -> None:
             self.peer_send(leader, node_id, lambda: reply(attempted))

@@ -49,6 +49,7 @@ def check_models(
     time_limit: float | None = None,
     clock: Callable[[], float] = time.monotonic,
     bound_s: float = DEFAULT_BOUND_S,
+    linearizable: CheckResult | None = None,
 ) -> dict[str, CheckResult]:
     """Check every model of ``MODELS``.
 
@@ -57,6 +58,8 @@ def check_models(
         time_limit: seconds for each of the two searches (linearizable, sequential).
         clock: the clock their budgets are measured on.
         bound_s: the convergence bound for ``eventual``.
+        linearizable: the history's linearizability verdict when the caller has it
+            already (it is not searched again).
 
     Returns:
         model name -> result, in ``MODELS`` order.
@@ -64,8 +67,10 @@ def check_models(
     Raises:
         ModelError: an operation a register cannot interpret (bad input).
     """
+    if linearizable is None:
+        linearizable = check_linearizable(history, time_limit=time_limit, clock=clock)
     results = {
-        LINEARIZABLE: check_linearizable(history, time_limit=time_limit, clock=clock),
+        LINEARIZABLE: linearizable,
         SEQUENTIAL: check_sequential(history, time_limit=time_limit, clock=clock),
         CAUSAL: check_causal(history),
         **check_session_guarantees(history),
@@ -94,6 +99,7 @@ def strongest_model(
     time_limit: float | None = None,
     clock: Callable[[], float] = time.monotonic,
     bound_s: float = DEFAULT_BOUND_S,
+    linearizable: CheckResult | None = None,
 ) -> tuple[str, dict[str, CheckResult]]:
     """Name the strongest model the history satisfies (see the module docstring).
 
@@ -102,6 +108,7 @@ def strongest_model(
         time_limit: seconds for each search.
         clock: the clock their budgets are measured on.
         bound_s: the convergence bound for ``eventual``.
+        linearizable: the linearizability verdict, when the caller has it already.
 
     Returns:
         The model's name (one of ``SAFETY``, ``eventual`` or ``none``) and
@@ -110,7 +117,8 @@ def strongest_model(
     Raises:
         ModelError: an operation a register cannot interpret (bad input).
     """
-    results = check_models(history, time_limit=time_limit, clock=clock, bound_s=bound_s)
+    results = check_models(history, time_limit=time_limit, clock=clock, bound_s=bound_s,
+                           linearizable=linearizable)
     return _named(results), results
 
 

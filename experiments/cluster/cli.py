@@ -131,6 +131,19 @@ def cluster() -> None:
     help="Followers forward writes to the leader over the peer links.",
 )
 @click.option(
+    "--consistency",
+    type=click.Choice(["cp", "lease", "stale", "ap"]),
+    default="cp",
+    show_default=True,
+    help="cp is linearizable; lease (UNSAFE under clock faults), stale and ap (UNSAFE) "
+    "trade it away (see chaoslab node --help).",
+)
+@click.option(
+    "--failpoints",
+    is_flag=True,
+    help="Nodes accept the authenticated admin failpoint call (clock and disk faults).",
+)
+@click.option(
     "--wait",
     type=click.FloatRange(min=1),
     default=30.0,
@@ -151,6 +164,8 @@ def up(
     snapshot_every: int | None,
     sync: str,
     forward_writes: bool,
+    consistency: str,
+    failpoints: bool,
     wait: float,
 ) -> None:
     """Start N detached nodes, wait until a leader is elected and every node answers."""
@@ -173,6 +188,8 @@ def up(
         snapshot_every=snapshot_every,
         sync=sync,
         forward_writes=forward_writes,
+        consistency=consistency,
+        failpoints=failpoints,
     )
     local = _cluster(cluster_dir, must_exist=False)
     try:

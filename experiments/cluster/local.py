@@ -74,6 +74,10 @@ class UpOptions:
     forward_writes: bool = False
     unsafe: tuple[str, ...] = ()
     """UNSAFE lab switches for every node (``chaoslab node --unsafe``): experiments only."""
+    consistency: str = "cp"
+    """Every node's consistency mode (``chaoslab node --consistency``)."""
+    failpoints: bool = False
+    """Nodes accept the authenticated admin failpoint call (clock and disk faults)."""
     log_format: str = "json"
     cluster_id: str | None = None
     """The cluster's id (default: ``local-`` and 8 random hex digits)."""
@@ -235,9 +239,19 @@ class LocalCluster:
             self._save(state)
         _log.info("cluster_started", nodes=len(state.nodes), data_dir=str(self.data_dir))
         deadline = time.monotonic() + wait_s
-        self.wait_for_leader(wait_s)
+        if not self._leaderless(state):
+            self.wait_for_leader(wait_s)
         self._wait_serving(state, max(1.0, deadline - time.monotonic()))
         return state
+
+    @staticmethod
+    def _leaderless(state: ClusterState) -> bool:
+        """Whether the nodes run the ap mode (no Raft: no leader to wait for)."""
+        return any(
+            arg == "ap" and previous == "--consistency"
+            for entry in state.nodes
+            for previous, arg in zip(entry.argv, entry.argv[1:], strict=False)
+        )
 
     def _check_reusable(self, state: ClusterState, options: UpOptions) -> None:
         alive = self.running(state)
@@ -319,6 +333,10 @@ class LocalCluster:
                 args += ["--snapshot-every", str(options.snapshot_every)]
             if options.forward_writes:
                 args.append("--forward-writes")
+            if options.consistency != "cp":
+                args += ["--consistency", options.consistency]
+            if options.failpoints:
+                args.append("--failpoints")
             for switch in options.unsafe:
                 args += ["--unsafe", switch]
             args += ["--data-dir", str(node_dir / "data")]

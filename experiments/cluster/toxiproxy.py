@@ -23,6 +23,7 @@ import structlog
 from experiments.cluster import processes
 from experiments.cluster.state import ClusterError, ClusterState, ProxyEntry, ProxyKind
 from proxy.control import ProxyApiError, ProxyNotFound, ToxiproxyControl
+from proxy.ports import port_free
 from proxy.topology import Topology, toxiproxy_config
 
 _log = structlog.get_logger()
@@ -96,6 +97,16 @@ def plan_entry(
     )
 
 
+def _same_address(found: str, wanted: str) -> bool:
+    """Whether two ``host:port`` upstreams are the same (``localhost`` is 127.0.0.1)."""
+    def norm(address: str) -> str:
+        host, _, port = address.rpartition(":")
+        host = host.strip("[]")
+        return f"{'127.0.0.1' if host in ('localhost', '') else host}:{port}"
+
+    return norm(found) == norm(wanted)
+
+
 def control_of(entry: ProxyEntry, *, timeout_s: float = 5.0) -> ToxiproxyControl:
     """A control client of the cluster's proxy server."""
     return ToxiproxyControl(entry.url or f"http://127.0.0.1:{entry.api_port}", timeout_s=timeout_s)
@@ -122,13 +133,26 @@ def start(state: ClusterState, topology: Topology, save: Callable[[], None]) -> 
             msg = f"the Toxiproxy at {entry.url} refused the cluster's proxies: {exc}"
             raise ClusterError(msg) from None
     elif not processes.is_running(entry.pid, entry.argv):
+        if not port_free(entry.api_port):
+            msg = (
+                f"port {entry.api_port} (the Toxiproxy API) is already taken on 127.0.0.1: "
+                "another cluster or program uses it; choose another --proxy-base-port"
+            )
+            raise ClusterError(msg)
         entry.pid = processes.spawn(entry.argv, Path(entry.log))
         save()
-    wanted = {spec.name for spec in topology.proxies()}
+    # Ready when every proxy exists *with this cluster's upstreams*: a server that lost the
+    # race for its port would otherwise find another cluster's server answering there,
+    # with proxies of the same names, and the run would talk to the wrong cluster.
+    wanted = {spec.name: spec.upstream for spec in topology.proxies()}
     deadline = time.monotonic() + READY_WAIT_S
     while time.monotonic() < deadline:
         with contextlib.suppress(ProxyApiError, OSError):
-            if wanted <= set(control.proxies()):
+            found = control.proxies()
+            if all(
+                name in found and _same_address(found[name].upstream, upstream)
+                for name, upstream in wanted.items()
+            ):
                 return
         if entry.kind != "external" and not processes.is_running(entry.pid, entry.argv):
             break

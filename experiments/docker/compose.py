@@ -65,6 +65,8 @@ DEFAULT_TOXIPROXY_IMAGE = "ghcr.io/shopify/toxiproxy:2.12.0"
 DEFAULT_NODE_IMAGE = "chaoslab/node:local"
 EMBEDDED_PROXY_IMAGE = "chaoslab/toxiproxy:local"
 API_PORT_VARIABLE = "CHAOSLAB_API_PORT"
+CONSISTENCY_VARIABLE = "CHAOSLAB_CONSISTENCY"
+FAILPOINTS_VARIABLE = "CHAOSLAB_FAILPOINTS"
 
 
 def client_port_variable(node: int) -> str:
@@ -184,6 +186,10 @@ def _node(settings: ComposeSettings, topology: Topology, node: int) -> dict[str,
             # Followers forward writes to the leader over the peer link (so a client bound
             # to one node, as the experiment runner's are, stays on its side of a partition).
             "CHAOSLAB_FORWARD_WRITES": "${CHAOSLAB_FORWARD_WRITES:-true}",
+            # cp (linearizable), or an UNSAFE mode for the CAP experiments: lease, stale, ap.
+            CONSISTENCY_VARIABLE: f"${{{CONSISTENCY_VARIABLE}:-cp}}",
+            # The authenticated admin failpoint call (clock and disk faults): off by default.
+            FAILPOINTS_VARIABLE: f"${{{FAILPOINTS_VARIABLE}:-false}}",
             "CHAOSLAB_LOG_FORMAT": "json",
         },
         "volumes": [
@@ -278,6 +284,8 @@ _HEADER = """\
 #   CHAOSLAB_CLUSTER_ID  the cluster's id in every peer call, default chaoslab
 #   CHAOSLAB_HEALTH_INTERVAL  nodes' healthcheck interval, default 5s
 #   CHAOSLAB_FORWARD_WRITES   followers forward writes to the leader, default true
+#   CHAOSLAB_CONSISTENCY  cp (default), or UNSAFE for the CAP experiments: lease, stale, ap
+#   CHAOSLAB_FAILPOINTS   true: nodes accept the authenticated failpoint call (clock, disk)
 # An empty port variable lets Docker pick a free port. Ports are published on 127.0.0.1 only.
 # Peers authenticate with a secret the peer-secret service writes to the peer-secret volume
 # on the first `up` (mode 0600, never printed); `down -v` deletes it with the data.

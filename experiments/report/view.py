@@ -77,6 +77,68 @@ class AvailabilityRow:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ScoreRow:
+    """One side of the CAP scorecard."""
+
+    side: str
+    invoked: int
+    answered: int
+    yield_: float | None
+    p50_ms: Any
+    p99_ms: Any
+    stale: str
+    worst: str
+    lost_writes: int
+    lost_updates: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScorecardView:
+    """The CAP scorecard of the run (``results.json``'s ``scorecard``)."""
+
+    consistency: str
+    unsafe: bool
+    rows: list[ScoreRow]
+    strongest: str
+    anomalies: str
+    convergence: str
+
+
+UNSAFE_MODES: Final = {"lease": "UNSAFE under clock faults", "stale": "UNSAFE", "ap": "UNSAFE"}
+
+
+def scorecard_view(results: Mapping[str, Any]) -> ScorecardView | None:
+    """The scorecard section (None when the run has none: an older runner, a set workload)."""
+    card = results.get("scorecard")
+    if not isinstance(card, dict) or not isinstance(card.get("sides"), dict):
+        return None
+    rows = []
+    for side in ("quiet", "majority", "minority"):
+        row = card["sides"].get(side)
+        if not isinstance(row, dict) or not row.get("invoked"):
+            continue
+        rate = row.get("stale_rate")
+        stale = "" if rate is None else f"{rate:.1%} ({row.get('stale_reads')}/{row.get('reads')})"
+        worst = (f"{row.get('worst_versions')} version(s), {row.get('worst_ms'):.0f} ms behind"
+                 if row.get("worst_versions") else "none")
+        rows.append(ScoreRow(
+            side=side, invoked=row["invoked"], answered=row.get("answered", 0),
+            yield_=row.get("yield"), p50_ms=row.get("p50_ms"), p99_ms=row.get("p99_ms"),
+            stale=stale, worst=worst, lost_writes=row.get("lost_writes", 0),
+            lost_updates=row.get("lost_updates", 0)))
+    mode = str(card.get("consistency", "cp"))
+    converged = card.get("converged")
+    seconds = card.get("convergence_s")
+    convergence = "diverged" if converged is False else "unknown"
+    if converged is True and seconds is not None:
+        convergence = f"{seconds:.3f} s after the last heal"
+    return ScorecardView(
+        consistency=f"{mode} ({UNSAFE_MODES[mode]})" if mode in UNSAFE_MODES else mode,
+        unsafe=mode in UNSAFE_MODES, rows=rows, strongest=str(card.get("strongest", "")),
+        anomalies=", ".join(card.get("anomalies") or []) or "none", convergence=convergence)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ReportView:
     """Everything the template needs."""
 
@@ -96,6 +158,7 @@ class ReportView:
     counterexample: CounterexampleView | None
     linearizability: str | None
     payload: dict[str, Any] = field(default_factory=dict)
+    scorecard: ScorecardView | None = None
 
 
 def _status(valid: Any) -> str:
@@ -447,5 +510,5 @@ def build_view(run: RunFiles) -> ReportView:
         facts=_facts(run), checks=checks, faults=_fault_views(windows, results),
         availability=rows, totals=totals, counterexample=cx,
         linearizability=_text(lin.get("summary")) if isinstance(lin, dict) else None,
-        payload=payload,
+        payload=payload, scorecard=scorecard_view(results),
     )

@@ -143,6 +143,50 @@ def _side_names(window: Window, size: int) -> list[tuple[str, tuple[str, ...]]]:
     return named
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SideBuckets:
+    """The operations the totals count, by side: ``quiet``, ``majority``, ``minority``.
+
+    ``late``: invoke indexes of fault-window operations answered only after their window
+    ended (not available during it).
+    """
+
+    sides: Mapping[str, Sequence[Operation]]
+    late: frozenset[int]
+
+
+def side_buckets(
+    history: Sequence[Op],
+    faults: Sequence[FaultWindow],
+    *,
+    duration: int,
+    size: int,
+    grace: int,
+) -> SideBuckets:
+    """Client operations by side, as the availability totals count them: not final reads,
+    invoked before ``duration`` and at least ``grace`` ns after their window started."""
+    ops = [op for op in client_operations(history) if not op.invoke.extra.get("final")]
+    totals: dict[str, list[Operation]] = {"quiet": [], "majority": [], "minority": []}
+    late: set[int] = set()
+    for span in windows(faults, duration):
+        inside = [op for op in ops if span.start <= op.start < span.end]
+        if span.kind == "fault":
+            late.update(
+                op.invoke.index for op in inside if op.end is None or op.end >= span.end
+            )
+        settled = [op for op in inside if op.start >= span.start + grace]
+        for side, nodes in _side_names(span, size):
+            members = set(nodes)
+            counted = [op for op in settled if op.invoke.node in members]
+            if span.kind == "quiet":
+                totals["quiet"].extend(counted)
+            elif side in ("majority", "minority"):
+                totals[side].extend(counted)
+            else:
+                totals["majority"].extend(counted)
+    return SideBuckets(sides=totals, late=frozenset(late))
+
+
 def availability(
     history: Sequence[Op],
     faults: Sequence[FaultWindow],
@@ -164,29 +208,14 @@ def availability(
     ops = [op for op in client_operations(history) if not op.invoke.extra.get("final")]
     spans = windows(faults, duration)
     table = []
-    totals: dict[str, list[Operation]] = {"quiet": [], "majority": [], "minority": []}
-    late: set[int] = set()
-    """Operations of fault windows answered only after their window ended."""
     for span in spans:
         inside = [op for op in ops if span.start <= op.start < span.end]
-        settled = [op for op in inside if op.start >= span.start + grace]
         rows = []
         until = span.end if span.kind == "fault" else None
-        if until is not None:
-            late.update(
-                op.invoke.index for op in inside if op.end is None or op.end >= until
-            )
         for side, nodes in _side_names(span, size):
             members = set(nodes)
             mine = [op for op in inside if op.invoke.node in members]
             rows.append({"side": side, "nodes": list(nodes), **stats(mine, until=until)})
-            counted = [op for op in settled if op.invoke.node in members]
-            if span.kind == "quiet":
-                totals["quiet"].extend(counted)
-            elif side in ("majority", "minority"):
-                totals[side].extend(counted)
-            else:
-                totals["majority"].extend(counted)
         table.append(
             {
                 "id": span.fault_ids[0] if len(span.fault_ids) == 1 else (
@@ -199,18 +228,20 @@ def availability(
                 "sides": rows,
             }
         )
+    buckets = side_buckets(history, faults, duration=duration, size=size, grace=grace)
     return {
         "windows": table,
         "totals": {
-            name: _late_aware(chosen, late) for name, chosen in totals.items()
+            name: late_aware(chosen, buckets.late) for name, chosen in buckets.sides.items()
         },
     }
 
 
-def _late_aware(ops: Sequence[Operation], late: set[int]) -> dict[str, Any]:
+def late_aware(ops: Sequence[Operation], late: Iterable[int]) -> dict[str, Any]:
     """``stats`` where fault-window operations answered after their window count as not
     answered."""
     row = stats(ops)
+    late = set(late)
     missed = sum(1 for op in ops if op.invoke.index in late and answered(op))
     if missed and row["invoked"]:
         row["answered"] -= missed
@@ -260,9 +291,15 @@ def lost_writes(history: Sequence[Op]) -> list[LostWrite]:
     With unique written values every value has one writer. A final read (``"final":
     true``) that returns a value whose write completed before an acknowledged write of the
     same key was invoked (or null, when nothing was there) proves that write was lost:
-    it was acknowledged, and the register holds something older.
+    it was acknowledged, and the register holds something older. Only each node's last
+    final read of a key counts: final reads go on in rounds while nodes disagree (replicas
+    of the weaker modes may still be catching up), and what a node settled on is the proof.
     """
     ops = client_operations(history)
+    last_final: dict[tuple[Any, Any], int] = {}
+    for op in ops:
+        if op.f == "read" and op.type == "ok" and op.invoke.extra.get("final"):
+            last_final[(op.invoke.node, _canon(op.key))] = op.invoke.index
     writer: dict[tuple[Any, Any], Operation] = {}
     acknowledged: dict[Any, list[Operation]] = {}
     for op in ops:
@@ -275,6 +312,8 @@ def lost_writes(history: Sequence[Op]) -> list[LostWrite]:
     for read in ops:
         if read.f != "read" or read.type != "ok" or not read.invoke.extra.get("final"):
             continue
+        if last_final.get((read.invoke.node, _canon(read.key))) != read.invoke.index:
+            continue  # an earlier round: the node had not settled yet
         seen = writer.get((read.key, _canon(read.value)))
         if read.value is not None and seen is None:
             continue  # a value no acknowledged write produced (an info write): not proof
@@ -318,12 +357,17 @@ def fault_evidence(
     window; probes across cut links that went unanswered while an uncut one answered; a
     killed or paused node seen unreachable; client operations bound to a cut-off node
     that failed or timed out; a latency window slower than the quiet ones, or a probe that
-    took the added latency; crashes counted by the simulator for its storms.
+    took the added latency; crashes counted by the simulator for its storms. In-node
+    faults: the target itself reports them (``clock`` and ``disk`` events of its status:
+    its clock was skewed, a disk failpoint hit its writes), and a disk that fails must
+    also stop the node (it was seen unreachable).
     """
     kind = fault.fault
     inside = [
         op for op in client_operations(history) if fault.start <= op.start < fault.end
     ]
+    if kind in _IN_NODE:
+        return _in_node_evidence(fault, events)
     if kind in ("kill", "pause"):
         for event in events:
             if (
@@ -365,6 +409,48 @@ def fault_evidence(
     if crashes:
         return f"{crashes} crash(es) during the window"
     return None
+
+
+_IN_NODE = ("clock-skew", "clock-jump", "disk-error", "disk-slow", "disk-full")
+IN_NODE_LAG_NS = 2 * NS_PER_S
+"""How long after an in-node fault's end its target's report of it still counts."""
+_STOPPING = ("disk-error", "disk-full")
+
+
+def _in_node_evidence(fault: FaultWindow, events: Sequence[Mapping[str, Any]]) -> str | None:
+    """What the targets of an in-node fault reported during its window (see
+    ``fault_evidence``)."""
+    wanted = "clock" if fault.fault.startswith("clock") else "disk"
+    seen: dict[str, Mapping[str, Any]] = {}
+    down: set[str] = set()
+    for event in events:
+        # The status watcher sees a change up to a poll (and a slow failpoint call) late.
+        if not fault.start <= event["time"] <= fault.end + IN_NODE_LAG_NS:
+            continue
+        node = event.get("node")
+        if node not in fault.targets:
+            continue
+        skewed = event.get("offset_ms", 0) != 0 or event.get("rate", 1) != 1
+        if event["type"] == wanted and (wanted == "disk" or skewed):  # not the reset
+            seen.setdefault(str(node), event)
+        elif (event["type"] == "node-down" and event.get("reason") == "unreachable") or (
+            event["type"] == "role" and event.get("role") == "unreachable"
+        ):
+            down.add(str(node))
+    if fault.fault in _STOPPING:
+        stopped = sorted(down)
+        if not stopped:
+            return None
+        hit = f"; its disk failed {seen[stopped[0]]['injected']} operation(s)" if (
+            stopped[0] in seen) else ""
+        return f"{', '.join(stopped)} stopped on its failing disk{hit}"
+    if not seen:
+        return None
+    node, event = sorted(seen.items())[0]
+    if wanted == "clock":
+        return (f"{node} reported its clock {event.get('offset_ms', 0):+} ms off at rate "
+                f"{event.get('rate', 1):g}")
+    return f"{node} reported {event.get('injected')} disk operation(s) slowed"
 
 
 def _probe_evidence(

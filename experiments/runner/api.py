@@ -22,7 +22,7 @@ from experiments.backends import BackendOptions, open_backend
 from experiments.backends.base import Cluster, node_label
 from experiments.errors import BackendFailure
 from experiments.history import HistoryError, Op, client_operations
-from experiments.runner import analysis, rundir
+from experiments.runner import analysis, rundir, scorecard
 from experiments.runner.engine import Engine, FaultRecord, Progress
 from experiments.runner.plan import RunPlan, plan_run, resolved_experiment
 from experiments.runner.verdict import (
@@ -108,7 +108,8 @@ def _windows(records: list[FaultRecord], duration: int, events: list[dict[str, A
         if fault is None or record.started is None:
             continue
         end = record.ended if record.ended is not None else duration
-        if fault.kind in (NemesisKind.KILL, NemesisKind.PAUSE) and record.ended is not None:
+        if (fault.kind in (NemesisKind.KILL, NemesisKind.PAUSE) or fault.kind.stops_node) and \
+                record.ended is not None:
             names = tuple(node_label(n) or "" for n in fault.targets)
             back = _back_up(events, history, names, record.ended)
             end = duration if back is None else min(duration, max(end, back))
@@ -186,6 +187,13 @@ def analyse(
         # Nothing ran: checks of an empty history would only look like verdicts.
         checks = [*checks, broken] if started else [broken]
     verdict = verdict_of(checks)
+    card = None
+    if experiment.workload.kind == "register" and history:
+        card = scorecard.scorecard(
+            history, faults, duration=duration, size=len(cluster.node_ids),
+            grace=int(grace_s * NS_PER_S), consistency=experiment.cluster.consistency,
+            time_limit_s=check_time_limit_s, linearizable=linear,
+        )
     invoked = [op for op in history if op.type == "invoke" and op.process != "nemesis"]
     completions = [op for op in history if op.type != "invoke" and op.process != "nemesis"]
     stats = {
@@ -208,6 +216,7 @@ def analyse(
         "stats": stats,
         "linearizability": linear.to_json(),
         "homes": {str(p): node_label(n) for p, n in engine.homes.items()},
+        "scorecard": card,
     }
 
 

@@ -65,21 +65,38 @@ def _bad_input(lines: list[str]) -> None:
     sys.exit(EXIT_BAD_INPUT)
 
 
-def _load_all(paths: tuple[Path, ...], backend: str) -> list[tuple[Path, Experiment]]:
-    """Every file validated, and checked against the backend, before anything runs."""
+def _load_all(paths: tuple[Path, ...]) -> list[tuple[Path, Experiment]]:
+    """Every file validated before anything runs (exit 2 with every problem found)."""
     loaded = []
     problems: list[str] = []
     for path in paths:
         try:
-            experiment = load_experiment(path)
+            loaded.append((path, load_experiment(path)))
         except ExperimentError as exc:
             problems.extend(exc.problems)
-            continue
-        problems += [f"{path}: {reason}" for reason in refusals(backend, experiment)]
-        loaded.append((path, experiment))
     if problems:
         _bad_input(problems)
     return loaded
+
+
+def _refuse_unsupported(loaded: list[tuple[Path, Experiment]], backend: str) -> None:
+    """Exit 2 naming every experiment the backend cannot run, and why."""
+    problems = [
+        f"{path}: {reason}" for path, experiment in loaded
+        for reason in refusals(backend, experiment)
+    ]
+    if problems:
+        _bad_input(problems)
+
+
+def _chosen_backend(loaded: list[tuple[Path, Experiment]], given: str | None) -> str:
+    """``--backend``; else the one every file names (a resolved experiment.yaml replays on
+    the backend it ran on); else local."""
+    if given is not None:
+        return given
+    named = {experiment.backend for _, experiment in loaded}
+    only = named.pop() if len(named) == 1 else None
+    return only if only is not None else "local"
 
 
 def print_outcome(console: Console, outcome: RunOutcome) -> None:
@@ -151,11 +168,11 @@ def _local_options(toxiproxy_url: str | None, toxiproxy_server: Path | None,
 @click.command()
 @click.argument("experiments", nargs=-1, required=True,
                 type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--backend", type=click.Choice(BACKENDS), default="local", show_default=True,
+@click.option("--backend", type=click.Choice(BACKENDS), default=None,
               help="Where to run: the simulator, local processes (embedded Toxiproxy), or the "
-              "docker-compose cluster.")
+              "docker-compose cluster [default: the file's backend:, else local].")
 @click.option("--seed", type=click.IntRange(min=0), default=None,
-              help="The run's seed (default: a random one, printed).")
+              help="The run's seed [default: the file's seed:, else a random one, printed].")
 @click.option("--seeds", "seeds_text", default=None,
               help="A..B: one run per seed (on sim, spread over worker processes).")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("runs"),
@@ -179,7 +196,7 @@ def _local_options(toxiproxy_url: str | None, toxiproxy_server: Path | None,
 def run(
     ctx: click.Context,
     experiments: tuple[Path, ...],
-    backend: str,
+    backend: str | None,
     seed: int | None,
     seeds_text: str | None,
     out: Path,
@@ -196,13 +213,13 @@ def run(
     """Run experiment files and judge every run (exit 0 pass, 1 fail, 2 bad input, 3 unknown)."""
     if seed is not None and seeds_text is not None:
         raise click.UsageError("give --seed N or --seeds A..B, not both")
+    loaded = _load_all(experiments)
+    backend = _chosen_backend(loaded, backend)
     if scheduler is not None and backend != "sim":
         raise click.UsageError("--scheduler runs simulator sweeps only: add --backend sim")
+    _refuse_unsupported(loaded, backend)
     quiet_simulator_logs(ctx, backend)
-    seeds = parse_seeds(seeds_text) if seeds_text else [
-        seed if seed is not None else random.SystemRandom().randrange(1, 1_000_000)
-    ]
-    loaded = _load_all(experiments, backend)
+    explicit = parse_seeds(seeds_text) if seeds_text else (None if seed is None else [seed])
     options = BackendOptions(
         keep=keep,
         local=_local_options(toxiproxy_url, toxiproxy_server, proxy_base_port)
@@ -213,6 +230,10 @@ def run(
     outcomes: list[RunOutcome] = []
     try:
         for path, experiment in loaded:
+            seeds = explicit or [
+                experiment.seed if experiment.seed is not None
+                else random.SystemRandom().randrange(1, 1_000_000)
+            ]
             outcomes += _run_one_file(
                 console, path, experiment, backend, seeds, out, options, as_json,
                 jobs or default_jobs(), scheduler, check_time_limit,

@@ -9,7 +9,11 @@ was applied is undone, whatever happens; the runner also heals the cluster after
 
 A run's phases: ``workload`` (clients invoke operations until ``duration``; faults start
 and end on schedule), ``drain`` (no new operations; outstanding ones finish within their
-deadline), ``final-reads`` (one client per node reads every key), ``done``.
+deadline), ``final-reads`` (one client per node reads every key; while the nodes' answers
+disagree, as replicas of the weaker consistency modes may until anti-entropy caught up, or
+some node could not answer yet, as a node just back from the minority side may not,
+another round every ``FINAL_POLL_NS``, for at most ``FINAL_POLL_LIMIT_NS``: the
+convergence the eventual checker measures), ``done``.
 """
 
 from __future__ import annotations
@@ -45,6 +49,10 @@ _log = structlog.get_logger()
 NS_PER_S = 1_000_000_000
 DRAIN_SLACK_NS = NS_PER_S
 """Beyond the operation deadline, how long the drain waits for stragglers."""
+FINAL_POLL_NS = NS_PER_S // 10
+"""Between two rounds of final reads while the nodes disagree."""
+FINAL_POLL_LIMIT_NS = 10 * NS_PER_S
+"""How long final reads go on polling disagreeing nodes (the eventual checker's bound)."""
 
 
 @dataclass(slots=True)
@@ -178,6 +186,11 @@ class Engine:
         self._polling = False
         self._stopping = False
         self._final_queue: dict[int, list[str]] = {}
+        self._final_seen: dict[str, dict[NodeId, Any]] = {}
+        """This round's ok final reads: key -> node -> value."""
+        self._final_nodes: set[NodeId] = set()
+        """The nodes this round's readers are bound to."""
+        self._final_started = 0
         self._finished: Callable[[], None] = lambda: None
         self._loop: Loop | None = None
         self.done = False
@@ -269,6 +282,8 @@ class Engine:
         else:
             counts.info += 1
         if extra.get("final"):
+            if done.type == "ok":
+                self._final_seen.setdefault(request.key, {})[self.homes[process]] = value
             self._next_final(process)
         elif not self._stopping:
             self.loop.call_later(self._generator.think_ns(), lambda: self._invoke(process))
@@ -295,12 +310,19 @@ class Engine:
         if not self.plan.experiment.workload.final_reads:
             self._finish()
             return
+        self._final_started = self.loop.now()
+        self._final_round()
+
+    def _final_round(self) -> None:
+        """One client per node reads every key (see the module docstring)."""
+        self._final_seen = {}
         keys = [f"k{i}" for i in range(self.plan.experiment.workload.keys)]
         readers: dict[NodeId, int] = {}
         for process, home in sorted(self.homes.items()):
             if process not in self._outstanding:
                 readers.setdefault(home, process)
         self._final_queue = {p: list(keys) for p in readers.values()}
+        self._final_nodes = set(readers)
         if not self._final_queue:
             self._finish()
             return
@@ -314,8 +336,22 @@ class Engine:
             self._invoke(process, OpRequest(f="read", key=key, value=None), final=True)
             return
         self._final_queue.pop(process, None)
-        if not self._final_queue:
-            self._finish()
+        if self._final_queue:
+            return
+        waited = self.loop.now() - self._final_started
+        if self._final_disagree() and waited + FINAL_POLL_NS <= FINAL_POLL_LIMIT_NS:
+            self.loop.call_later(FINAL_POLL_NS, self._final_round)
+            return
+        self._finish()
+
+    def _final_disagree(self) -> bool:
+        """Whether two nodes' ok final reads of some key returned different values, or some
+        node's final read of a key did not succeed this round."""
+        keys = self.plan.experiment.workload.keys
+        seen = self._final_seen
+        if len(seen) < keys or any(set(by_node) != self._final_nodes for by_node in seen.values()):
+            return True
+        return any(len({repr(v) for v in by_node.values()}) > 1 for by_node in seen.values())
 
     def _finish(self) -> None:
         if self.done:
@@ -339,8 +375,14 @@ class Engine:
 
         def resolved_with(states: list[NodeState] | BaseException) -> None:
             reading = list(self._view.values()) if isinstance(states, BaseException) else states
+            busy = frozenset(
+                node
+                for other in self.faults
+                if other.undoing and other.resolved is not None
+                for node in other.resolved.targets
+            )
             fault = resolve(fault_id, record.spec, reading, self.cluster.node_ids,
-                            self._nemesis_rng)
+                            self._nemesis_rng, busy)
             record.resolved = fault
             record.before = {s.id: dict(s.undelivered) for s in reading}
             now = self.loop.now()

@@ -62,22 +62,26 @@ def _leader(states: Sequence[NodeState], size: int) -> NodeId | None:
 
 
 def _victim(
-    target: str, states: Sequence[NodeState], nodes: Sequence[NodeId], rng: random.Random
+    target: str, states: Sequence[NodeState], nodes: Sequence[NodeId], rng: random.Random,
+    busy: frozenset[NodeId] = frozenset(),
 ) -> tuple[NodeId, str]:
-    """The node a kill or pause hits, and why (for the description)."""
+    """The node a kill or pause hits, and why (for the description). A random choice avoids
+    ``busy`` nodes (still being restarted or thawed by an earlier fault) while others are
+    left: hitting a node mid-restart would break that fault's undo, not test the store."""
     leader = _leader(states, len(nodes))
+    free = tuple(n for n in nodes if n not in busy) or tuple(nodes)
     if target.startswith("n"):
         return int(target[1:]), "named"
     if target == "leader":
         if leader is not None:
             return leader, "the leader"
-        return rng.choice(tuple(nodes)), "no leader known: a random node"
+        return rng.choice(free), "no leader known: a random node"
     if target == "follower":
-        followers = [n for n in nodes if n != leader]
+        followers = [n for n in free if n != leader] or [n for n in nodes if n != leader]
         return rng.choice(followers), "a follower"
     if target == "any" and leader is not None and rng.random() < 0.5:
         return leader, "the leader"
-    return rng.choice(tuple(nodes)), "a random node"
+    return rng.choice(free), "a random node"
 
 
 def _partition(
@@ -118,12 +122,25 @@ def _partition(
     return cut, f"one-way: {who} sends but hears nobody"
 
 
+def _in_node_text(spec: FaultSpec) -> str:
+    """What an in-node fault does, in words."""
+    kind = spec.kind
+    if kind is NemesisKind.CLOCK_SKEW:
+        return f"clock at {spec.clock_rate:g}x speed"
+    if kind is NemesisKind.CLOCK_JUMP:
+        return f"clock stepped {spec.clock_jump_ms:+g} ms"
+    if kind is NemesisKind.DISK_SLOW:
+        return f"disk {spec.disk_delay_ms:g} ms slower"
+    return "disk full (ENOSPC)" if kind is NemesisKind.DISK_FULL else "disk errors (EIO)"
+
+
 def resolve(
     fault_id: int,
     spec: FaultSpec,
     states: Sequence[NodeState],
     nodes: Sequence[NodeId],
     rng: random.Random,
+    busy: frozenset[NodeId] = frozenset(),
 ) -> ResolvedFault:
     """Choose what ``spec`` hits now.
 
@@ -133,6 +150,7 @@ def resolve(
         states: every node's state, read just now.
         nodes: the cluster's node ids.
         rng: the only source of randomness.
+        busy: nodes an earlier fault is still restarting or thawing.
     """
     kind = spec.kind
     seed = rng.randrange(2**31)
@@ -150,8 +168,8 @@ def resolve(
             description=text,
             seed=seed,
         )
-    if kind in (NemesisKind.KILL, NemesisKind.PAUSE):
-        victim, why = _victim(spec.target, states, nodes, rng)
+    if kind in (NemesisKind.KILL, NemesisKind.PAUSE) or kind.stops_node:
+        victim, why = _victim(spec.target, states, nodes, rng, busy)
         rest = tuple(n for n in nodes if n != victim)
         return ResolvedFault(
             id=fault_id,
@@ -159,6 +177,19 @@ def resolve(
             targets=(victim,),
             sides=(rest, (victim,)),
             description=f"{kind.value} n{victim} ({why})",
+            seed=seed,
+        )
+    if kind.in_node:
+        if spec.target == "all":
+            victims, why = tuple(nodes), "every node"
+        else:
+            victim, why = _victim(spec.target, states, nodes, rng, busy)
+            victims = (victim,)
+        return ResolvedFault(
+            id=fault_id,
+            spec=spec,
+            targets=victims,
+            description=f"{_in_node_text(spec)} on {_names(victims)} ({why})",
             seed=seed,
         )
     if kind is NemesisKind.LATENCY:

@@ -51,17 +51,27 @@ class RunPlan:
 def fault_of(step: FaultStep) -> FaultSpec:
     """A fixed schedule's step as a ``FaultSpec`` (unset parameters take their defaults)."""
     defaults = FaultSpec(kind=step.fault, at_s=step.at, duration_s=step.for_)
+    kind = step.fault
+    ms, rate = step.ms, step.rate
     return FaultSpec(
-        kind=step.fault,
+        kind=kind,
         at_s=step.at,
         duration_s=step.for_,
         loss=defaults.loss if step.p is None else step.p,
-        latency_ms=defaults.latency_ms if step.ms is None else step.ms,
+        latency_ms=defaults.latency_ms if ms is None or kind is not NemesisKind.LATENCY
+        else ms,
         jitter_ms=defaults.jitter_ms if step.jitter is None else step.jitter,
-        rate_kbps=defaults.rate_kbps if step.rate is None else step.rate,
+        rate_kbps=defaults.rate_kbps if rate is None or kind is not NemesisKind.BANDWIDTH
+        else int(rate),
         target=step.target or defaults.target,
         groups=tuple(tuple(g) for g in step.groups or ()),
         mode=step.mode or defaults.mode,
+        clock_rate=defaults.clock_rate if rate is None or kind is not NemesisKind.CLOCK_SKEW
+        else rate,
+        clock_jump_ms=defaults.clock_jump_ms if ms is None or kind is not NemesisKind.CLOCK_JUMP
+        else ms,
+        disk_delay_ms=defaults.disk_delay_ms if ms is None or kind is not NemesisKind.DISK_SLOW
+        else ms,
     )
 
 
@@ -69,7 +79,7 @@ def step_of(spec: FaultSpec) -> FaultStep:
     """The inverse of ``fault_of``: how a fault is written in a resolved experiment."""
     kind = spec.kind
     fields: dict[str, object] = {"at": spec.at_s, "fault": kind, "for": spec.duration_s}
-    if kind in (NemesisKind.KILL, NemesisKind.PAUSE):
+    if kind in (NemesisKind.KILL, NemesisKind.PAUSE) or kind.in_node:
         fields["target"] = spec.target
     elif kind is NemesisKind.PARTITION:
         fields["groups"] = spec.groups
@@ -79,6 +89,12 @@ def step_of(spec: FaultSpec) -> FaultStep:
         fields["p"] = spec.loss
     elif kind is NemesisKind.BANDWIDTH:
         fields["rate"] = spec.rate_kbps
+    if kind is NemesisKind.CLOCK_SKEW:
+        fields["rate"] = spec.clock_rate
+    elif kind is NemesisKind.CLOCK_JUMP:
+        fields["ms"] = spec.clock_jump_ms
+    elif kind is NemesisKind.DISK_SLOW:
+        fields["ms"] = spec.disk_delay_ms
     if kind.is_partition and spec.mode != "drop":
         fields["mode"] = spec.mode
     return FaultStep.model_validate(fields)

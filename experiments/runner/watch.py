@@ -1,5 +1,6 @@
 """Cluster events from successive status readings: role, term and leader changes, nodes
-going down and coming back.
+going down and coming back, and what nodes say of their in-node faults (a clock skewed or
+reset, disk operations a failpoint hit).
 
 Rules: pure, no IO: ``changes`` compares two readings and returns the events between
 them (without times; the caller stamps them with the time of the reading).
@@ -31,6 +32,7 @@ def changes(
     events: list[dict[str, Any]] = []
     for state in after:
         old = before.get(state.id)
+        events += _in_node(old, state)
         if old is not None and (old.role, old.term, old.leader) == (
             state.role,
             state.term,
@@ -63,3 +65,19 @@ def changes(
             }
         )
     return events, leader
+
+
+def _in_node(old: NodeState | None, new: NodeState) -> list[dict[str, Any]]:
+    """``clock`` and ``disk`` events: the node reports a clock fault it applied, or disk
+    operations a failpoint failed or delayed, since the previous reading (a restarted
+    node starts its counters again: only growth counts)."""
+    if new.role == "unreachable":
+        return []
+    node = node_label(new.id)
+    events: list[dict[str, Any]] = []
+    if new.clock_changes > 0 and new.clock_changes != (0 if old is None else old.clock_changes):
+        events.append({"type": "clock", "node": node, "offset_ms": new.clock_offset_ms,
+                       "rate": new.clock_rate, "changes": new.clock_changes})
+    if new.disk_injected > 0 and new.disk_injected != (0 if old is None else old.disk_injected):
+        events.append({"type": "disk", "node": node, "injected": new.disk_injected})
+    return events

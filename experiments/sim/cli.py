@@ -21,7 +21,13 @@ from rich.table import Table
 from experiments import logs
 from experiments.schedule import NemesisKind
 from experiments.sim.bugs import BUGS
-from experiments.sim.run import ALL_NEMESES, DEFAULT_COMPOSE, DEFAULT_WEIGHTS, SimSpec
+from experiments.sim.run import (
+    ALL_NEMESES,
+    DEFAULT_COMPOSE,
+    DEFAULT_MIX_COMPOSE,
+    DEFAULT_WEIGHTS,
+    SimSpec,
+)
 from experiments.sim.sweep import SeedOutcome, default_jobs, sweep
 from experiments.workload import WorkloadSpec
 
@@ -101,7 +107,9 @@ def reproduce_command(spec: SimSpec, seed: int) -> str:
     "nemeses",
     multiple=True,
     help="Faults to draw from (comma-separated or repeated; all, none). "
-    "Default: all, or the bug's own.",
+    "Default: all, or the bug's own. 'all' is the default mix: every fault, the aimed "
+    "ones (restarts, partition-leader-rolling, leader-churn) and latency drawn more often; "
+    "named faults are drawn equally often.",
 )
 @click.option(
     "--duration",
@@ -123,7 +131,8 @@ def reproduce_command(spec: SimSpec, seed: int) -> str:
     type=click.FloatRange(0.0, 1.0),
     default=None,
     help=f"Probability that a fault window pairs two faults of different categories "
-    f"(e.g. restarts under latency). Default: {DEFAULT_COMPOSE:g}, or the bug's own.",
+    f"(e.g. restarts under latency). Default: {DEFAULT_MIX_COMPOSE:g} with the default mix, "
+    f"{DEFAULT_COMPOSE:g} for named faults, or the bug's own.",
 )
 @click.option("--bug", type=click.Choice(sorted(BUGS)), default=None, help="A seeded bug.")
 @click.option("--list-bugs", is_flag=True, help="List the seeded bugs and exit.")
@@ -165,8 +174,12 @@ def sim(
         return
     seeds = parse_seeds(seeds_text)
     kinds = parse_nemeses(nemeses, bug)
+    weights = parse_weights(nemeses, bug)
     if compose is None:
-        compose = BUGS[bug].compose if bug else DEFAULT_COMPOSE
+        if weights is not None:
+            compose = DEFAULT_MIX_COMPOSE
+        else:
+            compose = BUGS[bug].compose if bug else DEFAULT_COMPOSE
     if recovery >= duration:
         msg = f"the recovery tail ({recovery:g} s) must be shorter than the run ({duration:g} s)"
         raise click.BadParameter(msg, param_hint="--recovery")
@@ -175,7 +188,7 @@ def sim(
         duration_s=duration,
         recovery_s=recovery,
         nemeses=kinds,
-        weights=parse_weights(nemeses, bug),
+        weights=weights,
         compose=compose,
         bug=bug,
         workload=WorkloadSpec(think_ms=SIM_THINK_MS),

@@ -12,6 +12,15 @@ invariant monitor (``invariants``). Each node runs ``Replica``'s documented
 Ready loop, as the node server does: a batch that reaches the disk waits for a
 simulated fsync before it is finished and its messages leave, and inputs that
 arrive meanwhile join the next batch.
+
+In-node faults, as on real nodes: each node has its own clock (``nodes.clock``: its
+ticks follow the clock's rate, its lease and HLC read it) and its disk goes through the
+same disk failpoints as a real node's (``nodes.storage.faults``; a slow disk lengthens
+the simulated fsync, an error or a full disk makes the node fail stop, recorded in
+``storage_failures``). A restart brings a fresh process: true time, a healthy disk.
+The consistency mode is the cluster's: ``lease`` gives each node ``LeaseReads``, ``ap``
+runs no Raft at all but an ``ApReplica`` per node over the node's disk, pushing changes
+to its peers every tick over the same simulated network (``experiments.sim.ap``).
 """
 
 from __future__ import annotations
@@ -22,22 +31,31 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import PurePosixPath
+from typing import Any
 
+from experiments.sim.ap import ApAck, ApPush, ApSync, boot_ap
 from experiments.sim.events import NS_PER_MS, Scheduler
 from experiments.sim.invariants import RaftInvariants
 from experiments.sim.network import LinkConditions, SimNetwork
+from nodes.ap import ApReplica
+from nodes.clock import NodeClock
+from nodes.lease import LeaseReads, lease_ns
 from nodes.raft import Config, InvariantViolation, Message, MessageType, Role
 from nodes.replica import ReadyBatch, Replica, ReplicaOptions
 from nodes.storage import (
+    FileSystem,
     SimFileSystem,
     SimulatedCrash,
     Storage,
     StorageError,
+    StorageFailure,
     SyncPolicy,
     WalStorage,
 )
+from nodes.storage.faults import DiskFailpoints, DiskFault, FaultyFileSystem
 
 DATA_DIR = PurePosixPath("/data")
+CONSISTENCIES = ("cp", "lease", "stale", "ap")
 MAX_READY_ROUNDS = 64
 """Bound on batches one wake-up of a node's Ready loop handles without a disk wait."""
 
@@ -61,11 +79,17 @@ class SimTiming:
         return self.tick_ms * NS_PER_MS
 
 
-StorageFactory = Callable[[SimFileSystem, PurePosixPath, SyncPolicy], Storage]
-"""Builds a node's storage over its simulated disk (seeded bugs substitute their own)."""
+StorageFactory = Callable[[Any, PurePosixPath, SyncPolicy], Storage]
+"""Builds a node's storage over its simulated disk (seeded bugs substitute their own). The
+disk it gets is the node's ``SimFileSystem`` behind its disk failpoints (a ``FileSystem``;
+typed loosely so factories written for a bare ``SimFileSystem`` still fit)."""
 
 
-def wal_storage(fs: SimFileSystem, directory: PurePosixPath, sync: SyncPolicy) -> Storage:
+def _no_sleep(_seconds: float) -> None:
+    """A slow simulated disk waits in simulated time (a longer fsync), never for real."""
+
+
+def wal_storage(fs: FileSystem, directory: PurePosixPath, sync: SyncPolicy) -> Storage:
     """The production storage over a simulated disk."""
     return WalStorage(fs, directory, sync=sync)
 
@@ -105,7 +129,7 @@ class SimNode:
     fs: SimFileSystem
     replica: Replica | None = None
     paused: bool = False
-    inbox: list[tuple[int, Message]] = field(default_factory=list)
+    inbox: list[tuple[int, Message | ApPush | ApAck]] = field(default_factory=list)
     """Messages that arrived while paused, delivered on resume."""
     busy: bool = False
     """Waiting for an fsync: the next batch waits too."""
@@ -113,11 +137,19 @@ class SimNode:
     """A batch whose fsync completed while the node was paused: finished on resume."""
     crash_at: CrashPoint | None = None
     """Crash at this moment (see ``arm_crash``)."""
+    clock: NodeClock | None = None
+    """The running process's clock (None while crashed)."""
+    disk: DiskFailpoints = field(default_factory=lambda: DiskFailpoints(sleep=_no_sleep))
+    """The disk failpoints in force (a restart clears them)."""
+    lease: LeaseReads | None = None
+    ap: ApReplica | None = None
+    """The ``ap`` mode's replica (no Raft replica then)."""
+    ap_sync: ApSync | None = None
 
     @property
     def up(self) -> bool:
         """Running (not crashed); a paused node is up but idle."""
-        return self.replica is not None
+        return self.replica is not None or self.ap is not None
 
 
 class SimCluster:
@@ -130,6 +162,7 @@ class SimCluster:
         timing: Raft timing.
         variant: production nodes or a seeded bug.
         link: default network conditions.
+        consistency: the mode (``cp``, ``lease``, ``stale`` or ``ap``).
     """
 
     def __init__(
@@ -141,13 +174,18 @@ class SimCluster:
         timing: SimTiming | None = None,
         variant: NodeVariant | None = None,
         link: LinkConditions | None = None,
+        consistency: str = "cp",
     ) -> None:
+        if consistency not in CONSISTENCIES:
+            msg = f"consistency {consistency!r} is not one of {', '.join(CONSISTENCIES)}"
+            raise ValueError(msg)
         self.seed = seed
         self.scheduler = scheduler
         self.timing = timing or SimTiming()
         self.variant = variant or NodeVariant()
+        self.consistency = consistency
         self.voters = tuple(range(1, size + 1))
-        self.network: SimNetwork[Message] = SimNetwork(
+        self.network: SimNetwork[Message | ApPush | ApAck] = SimNetwork(
             scheduler=scheduler,
             rng=random.Random(f"{seed}:network"),
             deliver=self._deliver,
@@ -165,6 +203,8 @@ class SimCluster:
         self._boots = dict.fromkeys(self.voters, 0)
         self.crashes = 0
         self.boot_failures: list[str] = []
+        self.storage_failures: list[str] = []
+        """Nodes that stopped because their disk failed (what a disk fault must cause)."""
         for node in self.nodes.values():
             self._boot(node)
 
@@ -173,6 +213,13 @@ class SimCluster:
     def _boot(self, node: SimNode) -> None:
         self._boots[node.id] += 1
         boot = self._boots[node.id]
+        node.clock = NodeClock(lambda: self.scheduler.now)
+        node.disk = DiskFailpoints(sleep=_no_sleep)
+        disk = FaultyFileSystem(node.fs, node.disk)
+        if self.consistency == "ap":
+            node.ap, node.ap_sync = boot_ap(self, node.id, disk, node.clock)
+            self.network.down.discard(node.id)
+            return
         variant = self.variant
         config = Config(
             id=node.id,
@@ -181,13 +228,17 @@ class SimCluster:
             heartbeat_tick=self.timing.heartbeat_tick,
             **variant.config_overrides,
         )
-        storage = variant.storage_factory(node.fs, DATA_DIR, variant.sync)
+        storage = variant.storage_factory(disk, DATA_DIR, variant.sync)
         node.replica = Replica(
             config,
             storage,
             random.Random(f"{self.seed}:raft:{node.id}:{boot}"),
             replace(variant.options, snapshot_every=self.timing.snapshot_every),
         )
+        node.lease = None
+        if self.consistency == "lease":
+            duration = lease_ns(self.timing.election_tick, self.timing.tick_ns)
+            node.lease = LeaseReads(node.replica, node.clock.now, duration)
         tick_ns = self.timing.tick_ns
         phase = random.Random(f"{self.seed}:phase:{node.id}:{boot}").randrange(tick_ns)
         self.scheduler.post_later(phase, partial(self._tick, node, node.replica))
@@ -196,10 +247,15 @@ class SimCluster:
     def crash(self, node_id: int) -> None:
         """Kill -9: in-memory state and unsynced disk writes are lost."""
         node = self.nodes[node_id]
-        if node.replica is None:
+        if not node.up:
             return
-        node.replica.fail_pending("node crashed")
+        if node.replica is not None:
+            node.replica.fail_pending("node crashed")
         node.replica = None
+        node.lease = None
+        node.ap = None
+        node.ap_sync = None
+        node.clock = None
         node.paused = False
         node.busy = False
         node.synced = None
@@ -217,12 +273,20 @@ class SimCluster:
         with correct storage that never happens, so it is a finding.
         """
         node = self.nodes[node_id]
-        if node.replica is not None:
+        if node.up:
             return
         try:
             self._boot(node)
         except StorageError as exc:
             self.boot_failures.append(f"n{node_id}: {exc}")
+
+    def fail_stop(self, node_id: int, reason: str) -> None:
+        """The node's disk failed: it stops, as the node server does (exit 1), until a
+        restart. Recorded in ``storage_failures``: expected under a disk fault."""
+        if not self.nodes[node_id].up:
+            return
+        self.storage_failures.append(f"n{node_id}: {reason}")
+        self.crash(node_id)
 
     def arm_crash(self, node_id: int, at: CrashPoint | int) -> None:
         """Crash the node at a chosen moment, then restart it 1-30 ms later.
@@ -267,22 +331,36 @@ class SimCluster:
 
     # ---- the event loop's hooks ---------------------------------------------
 
+    def tick_interval(self, node: SimNode) -> int:
+        """One tick of ``node``'s clock, in true (simulated) ns: a slow clock ticks slowly."""
+        rate = 1.0 if node.clock is None else node.clock.rate
+        tick_ns = self.timing.tick_ns
+        return tick_ns if rate == 1.0 else max(1, round(tick_ns / rate))
+
     def _tick(self, node: SimNode, replica: Replica) -> None:
         if node.replica is not replica:
             return  # crashed since: its ticker died with it (a restart starts a new one)
-        self.scheduler.post_later(self.timing.tick_ns, partial(self._tick, node, replica))
+        self.scheduler.post_later(self.tick_interval(node), partial(self._tick, node, replica))
         if node.paused:
             return
         replica.tick()
+        if node.lease is not None:
+            node.lease.tick()
         self.pump(node.id)
 
-    def _deliver(self, src: int, dst: int, message: Message) -> None:
+    def _deliver(self, src: int, dst: int, message: Message | ApPush | ApAck) -> None:
         node = self.nodes[dst]
-        replica = node.replica
-        if replica is None:
+        if not node.up:
             return
         if node.paused:
             node.inbox.append((src, message))
+            return
+        if not isinstance(message, Message):
+            if node.ap_sync is not None:
+                node.ap_sync.deliver(src, message)
+            return
+        replica = node.replica
+        if replica is None:
             return
         try:
             replica.step(message)
@@ -313,14 +391,25 @@ class SimCluster:
             except SimulatedCrash:
                 self.crash_and_restart(node_id)
                 return
+            except StorageFailure as exc:
+                self.fail_stop(node_id, str(exc))
+                return
             if node.fs.syncs != syncs:
                 node.busy = True
-                low, high = self.timing.fsync_us
-                delay = self._disk_rng.randint(low, high) * 1000
+                delay = self.fsync_delay(node)
                 self.scheduler.post_later(delay, partial(self._synced, node, replica, batch))
                 return
             if not self._finish(node, replica, batch):
                 return
+
+    def fsync_delay(self, node: SimNode) -> int:
+        """How long one fsync of ``node`` takes, in ns (a slow disk adds its delay)."""
+        low, high = self.timing.fsync_us
+        delay = self._disk_rng.randint(low, high) * 1000
+        if node.disk.fault is DiskFault.SLOW:
+            node.disk.injected += 1
+            delay += round(node.disk.delay_s * 1_000_000_000)
+        return delay
 
     def _synced(self, node: SimNode, replica: Replica, batch: ReadyBatch) -> None:
         if node.replica is not replica:
@@ -375,6 +464,11 @@ class SimCluster:
         """The node's live replica, or None when it is crashed or paused."""
         node = self.nodes[node_id]
         return None if node.paused else node.replica
+
+    def ap_replica(self, node_id: int) -> ApReplica | None:
+        """The node's live ap replica, or None when it is crashed or paused."""
+        node = self.nodes[node_id]
+        return None if node.paused else node.ap
 
     def leader(self) -> int | None:
         """The live leader with the highest term, if any."""

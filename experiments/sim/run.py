@@ -39,19 +39,28 @@ from experiments.workload import WorkloadSpec
 
 ALL_NEMESES: tuple[NemesisKind, ...] = SIMULATOR_KINDS
 """Every fault the simulator can inject."""
-DEFAULT_WEIGHTS: tuple[float, ...] = tuple(SIMULATOR_WEIGHTS[kind] for kind in ALL_NEMESES)
-"""The default mix: how often each of ``ALL_NEMESES`` is drawn. The faults aimed at
+DEFAULT_WEIGHTS: tuple[float, ...] = tuple(
+    SIMULATOR_WEIGHTS.get(kind, 1.0) for kind in ALL_NEMESES
+)
+"""The default mix: how often each of ``ALL_NEMESES`` is drawn (a kind that
+``SIMULATOR_WEIGHTS`` does not list weighs 1, as a plain fault). The faults aimed at
 protocol moments (crash points inside ``restarts``, ``partition-leader-rolling``,
 ``leader-churn``) and ``latency`` (their best partner in a composed window) are drawn
 more often than the rest, so a sweep that knows nothing of the bug it hunts still
 finds every seeded one (README, "Seeds to detection")."""
 DEFAULT_COMPOSE = 0.25
-"""How often a fault window also holds a fault of another category (see ``generate``)."""
+"""How often a fault window also holds a fault of another category (see ``generate``),
+for nemeses named one by one."""
+DEFAULT_MIX_COMPOSE = 0.8
+"""The default mix's composition: most windows pair two faults, above all restarts
+with rolling leader isolation (a voter that forgets is asked again in the same term) or
+with latency."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SimSpec:
-    """What to simulate. Times in simulated seconds."""
+    """What to simulate. Times in simulated seconds. The defaults are ``chaoslab sim``'s
+    default mix (every nemesis, weighted, mostly composed)."""
 
     nodes: int = 5
     duration_s: float = 30.0
@@ -63,7 +72,7 @@ class SimSpec:
     weights: tuple[float, ...] | None = DEFAULT_WEIGHTS
     """How often each of ``nemeses`` is drawn, relative to the others (None: all
     equally often). Give ``weights=None`` (or new weights) with new ``nemeses``."""
-    compose: float = DEFAULT_COMPOSE
+    compose: float = DEFAULT_MIX_COMPOSE
     """The probability that a fault window holds two faults of different categories."""
     bug: str | None = None
     workload: WorkloadSpec = field(default_factory=WorkloadSpec)

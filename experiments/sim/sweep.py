@@ -55,6 +55,7 @@ def save_result(result: SimResult, spec: SimSpec, directory: Path) -> None:
         "nodes": spec.nodes,
         "duration_s": spec.duration_s,
         "nemeses": [k.value for k in spec.nemeses],
+        "weights": None if spec.weights is None else list(spec.weights),
         "faults": [
             {"kind": f.kind.value, "at_s": f.at_s, "duration_s": f.duration_s}
             for f in result.schedule.faults

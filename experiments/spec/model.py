@@ -183,16 +183,19 @@ class FaultStep(Model):
     fault: NemesisKind
     for_: Seconds = Field(alias="for", gt=0)
     target: str | None = None
-    """kill / pause: leader, follower, random, any, or a node such as n3."""
+    """kill / pause / in-node faults: leader, follower, random, any, or a node such as n3;
+    ``all`` for the in-node faults that leave nodes running (clocks, a slow disk)."""
     groups: tuple[tuple[int, ...], ...] | None = None
     """partition: the groups, e.g. [[1, 2], [3, 4, 5]]."""
-    ms: float | None = Field(default=None, ge=0)
-    """latency: added delay per message."""
+    ms: float | None = None
+    """latency: added delay per message (>= 0); clock-jump: the step (negative: back in
+    time); disk-slow: added to every write and fsync (> 0)."""
     jitter: float | None = Field(default=None, ge=0)
     p: float | None = Field(default=None, ge=0, le=1)
     """loss: the probability a link is cut in each interval."""
-    rate: int | None = Field(default=None, ge=0)
-    """bandwidth: KB/s per connection and direction."""
+    rate: float | None = Field(default=None, ge=0)
+    """bandwidth: KB/s per connection and direction (a whole number); clock-skew: the
+    node's clock speed (0.5: half speed, 2: twice as fast; 1 is true time)."""
     mode: Literal["drop", "refuse"] | None = None
     """partitions on real clusters: drop (bytes vanish) or refuse (connections refused)."""
 
@@ -214,6 +217,11 @@ class FaultStep(Model):
             NemesisKind.LATENCY: {"ms", "jitter"},
             NemesisKind.LOSS: {"p"},
             NemesisKind.BANDWIDTH: {"rate"},
+            NemesisKind.CLOCK_SKEW: {"target", "rate"},
+            NemesisKind.CLOCK_JUMP: {"target", "ms"},
+            NemesisKind.DISK_ERROR: {"target"},
+            NemesisKind.DISK_FULL: {"target"},
+            NemesisKind.DISK_SLOW: {"target", "ms"},
         }.get(kind, {"mode"} if kind.is_partition else set())
         given = {
             name
@@ -227,7 +235,35 @@ class FaultStep(Model):
         if kind is NemesisKind.PARTITION and not self.groups:
             msg = "fault partition needs groups, e.g. groups: [[1, 2], [3, 4, 5]]"
             raise ValueError(msg)
+        self._in_node_fits()
         return self
+
+    def _in_node_fits(self) -> None:
+        """The values the in-node faults (and the overloaded ``ms`` / ``rate``) accept."""
+        kind = self.fault
+        if self.target == "all" and (
+            kind in (NemesisKind.KILL, NemesisKind.PAUSE) or kind.stops_node
+        ):
+            msg = f"fault {kind.value} takes one node as its target, not all"
+            raise ValueError(msg)
+        ms, rate = self.ms, self.rate
+        if ms is not None and kind is NemesisKind.LATENCY and ms < 0:
+            msg = f"latency ms must be >= 0, found {ms:g}"
+            raise ValueError(msg)
+        if ms is not None and kind is NemesisKind.DISK_SLOW and not 0 < ms <= 60_000:
+            msg = f"disk-slow ms must lie in (0, 60000], found {ms:g}"
+            raise ValueError(msg)
+        if ms is not None and kind is NemesisKind.CLOCK_JUMP and not (
+            ms != 0 and abs(ms) <= 315_360_000_000
+        ):
+            msg = f"clock-jump ms must be a non-zero step of at most ten years, found {ms:g}"
+            raise ValueError(msg)
+        if rate is not None and kind is NemesisKind.BANDWIDTH and rate != int(rate):
+            msg = f"bandwidth rate is a whole number of KB/s, found {rate:g}"
+            raise ValueError(msg)
+        if rate is not None and kind is NemesisKind.CLOCK_SKEW and not 0.001 <= rate <= 1000:
+            msg = f"clock-skew rate must lie in 0.001..1000 (1 is true time), found {rate:g}"
+            raise ValueError(msg)
 
 
 class RandomNemesis(Model):
@@ -280,6 +316,17 @@ class Expectations(Model):
     latency: LatencyExpect | None = None
 
 
+MIN_NODES: dict[NemesisKind, int] = {
+    NemesisKind.PARTITION: 2,
+    NemesisKind.PARTITION_LEADER: 2,
+    NemesisKind.PARTITION_ONE_WAY: 2,
+    NemesisKind.PARTITION_HALVES: 2,
+    NemesisKind.PARTITION_MAJORITY: 3,
+    NemesisKind.PARTITION_BRIDGE: 3,
+    NemesisKind.PARTITION_LEADER_ROLLING: 2,
+}
+"""The smallest cluster each partition makes sense on (one node has no links to cut)."""
+
 FIXED = "fixed-schedule"
 RANDOM = "random-schedule"
 SCHEMA_TAGS = frozenset({FIXED, RANDOM})
@@ -316,6 +363,19 @@ class Experiment(Model):
 
     @model_validator(mode="after")
     def _schedule_fits(self) -> Experiment:
+        kinds = (
+            [("@nemesis.random", k) for k in self.nemesis.random]
+            if isinstance(self.nemesis, RandomNemesis)
+            else [(f"@nemesis.{i}", step.fault) for i, step in enumerate(self.nemesis)]
+        )
+        for where, kind in kinds:
+            least = MIN_NODES.get(kind, 1)
+            if self.cluster.nodes < least:
+                msg = (
+                    f"{where}: {kind.value} needs a cluster of at least {least} nodes, "
+                    f"not {self.cluster.nodes}"
+                )
+                raise ValueError(msg)
         if isinstance(self.nemesis, RandomNemesis):
             if self.nemesis.recovery >= self.duration:
                 msg = (

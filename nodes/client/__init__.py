@@ -5,9 +5,12 @@ failure: every call returns an honest ``Outcome`` (ok / fail / info).
 """
 
 from nodes.client.aio import AsyncClient
+from nodes.client.failpoints import FailpointSecretError, failpoint_metadata
 from nodes.client.outcome import (
     CONSISTENCIES,
     Consistency,
+    FailpointRequest,
+    FailpointState,
     InvalidRequest,
     NodeView,
     Outcome,
@@ -21,9 +24,13 @@ __all__ = [
     "AsyncClient",
     "Client",
     "Consistency",
+    "FailpointRequest",
+    "FailpointSecretError",
+    "FailpointState",
     "InvalidRequest",
     "NodeView",
     "Outcome",
     "OutcomeStatus",
     "PeerView",
+    "failpoint_metadata",
 ]

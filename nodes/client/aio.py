@@ -22,6 +22,8 @@ import structlog
 
 from nodes.client.outcome import (
     CONSISTENCIES,
+    FailpointRequest,
+    FailpointState,
     InvalidRequest,
     NodeView,
     Outcome,
@@ -241,6 +243,34 @@ class AsyncClient:
             return Outcome(status="fail", value=None, error=reply.error, node=address)
         return Outcome(status="ok", value=None, node=address)
 
+    async def failpoint(
+        self,
+        address: str,
+        request: FailpointRequest,
+        metadata: Sequence[tuple[str, str]],
+    ) -> Outcome[FailpointState | None]:
+        """Put in-node faults in force on the node at ``address`` (one attempt).
+
+        ``metadata`` must carry the cluster's peer token (``nodes.client.failpoint_metadata``);
+        the node must run with ``--failpoints``.
+        """
+        message = pb.FailpointRequest(clock_reset=request.clock_reset,
+                                      disk=request.disk or "",
+                                      disk_delay_ms=request.disk_delay_ms)
+        if request.clock_jump_ms is not None:
+            message.clock_jump_ms = request.clock_jump_ms
+        if request.clock_rate is not None:
+            message.clock_rate = request.clock_rate
+        stub = pb_grpc.AdminStub(self._channel(address))
+        try:
+            reply = await stub.Failpoint(message, timeout=self.attempt_timeout_s,
+                                         metadata=tuple(metadata))
+        except grpc.aio.AioRpcError as exc:
+            return Outcome(status="fail", value=None, error=_describe(exc), node=address)
+        state = FailpointState(clock_offset_ms=reply.clock_offset_ms, clock_rate=reply.clock_rate,
+                               disk=reply.disk, disk_injected=reply.disk_injected)
+        return Outcome(status="ok", value=state, node=address)
+
     async def close(self) -> None:
         """Close every channel."""
         channels, self._channels = self._channels, {}
@@ -361,6 +391,13 @@ def _node_view(reply: pb.StatusReply) -> NodeView:
         log_size=reply.log_size,
         snapshot_index=reply.snapshot_index,
         unsafe_no_sync=reply.unsafe_no_sync,
+        consistency=reply.consistency or "cp",
+        clock_offset_ms=reply.clock_offset_ms,
+        clock_rate=reply.clock_rate or 1.0,
+        clock_changes=reply.clock_changes,
+        disk_fault=reply.disk_fault or "none",
+        disk_injected=reply.disk_injected,
+        failpoints=reply.failpoints,
         peers=tuple(
             PeerView(
                 id=p.id,

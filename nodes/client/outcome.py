@@ -72,8 +72,44 @@ class NodeView:
     snapshot_index: int
     unsafe_no_sync: bool
     peers: tuple[PeerView, ...] = ()
+    consistency: str = "cp"
+    """cp / lease / stale / ap (the unsafe ones give up linearizability)."""
+    clock_offset_ms: int = 0
+    """The node's clock minus true time (a clock failpoint)."""
+    clock_rate: float = 1.0
+    clock_changes: int = 0
+    """Clock failpoints applied so far."""
+    disk_fault: str = "none"
+    disk_injected: int = 0
+    """Disk operations a failpoint failed or delayed so far."""
+    failpoints: bool = False
 
     @property
     def leader(self) -> int | None:
         """The leader's id, None when no leader is known."""
         return self.leader_id or None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FailpointRequest:
+    """In-node faults to put in force (``chaoslab admin failpoint``; every field optional).
+
+    ``clock_reset`` happens first, then the jump, then the rate; ``disk`` is ``none``,
+    ``error``, ``slow`` (with ``disk_delay_ms``) or ``full``.
+    """
+
+    clock_jump_ms: int | None = None
+    clock_rate: float | None = None
+    clock_reset: bool = False
+    disk: str | None = None
+    disk_delay_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FailpointState:
+    """What a node's failpoints are after a failpoint call."""
+
+    clock_offset_ms: int
+    clock_rate: float
+    disk: str
+    disk_injected: int

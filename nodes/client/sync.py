@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 from nodes.client.aio import AsyncClient
-from nodes.client.outcome import NodeView, Outcome
+from nodes.client.outcome import FailpointRequest, FailpointState, NodeView, Outcome
 
 T = TypeVar("T")
 
@@ -23,13 +23,20 @@ class Client:
 
     Args:
         addresses: client addresses of the nodes (``HOST:PORT``).
+        client_factory: builds the inner asyncio client (e.g. one that maps addresses).
         **options: as ``AsyncClient`` (``timeout_s``, ``attempt_timeout_s``, ``seed``, ...).
 
     Raises:
         InvalidRequest: as ``AsyncClient``.
     """
 
-    def __init__(self, addresses: Sequence[str], **options: Any) -> None:
+    def __init__(
+        self,
+        addresses: Sequence[str],
+        *,
+        client_factory: Callable[..., AsyncClient] = AsyncClient,
+        **options: Any,
+    ) -> None:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="chaoslab-client", daemon=True
@@ -37,7 +44,7 @@ class Client:
         self._thread.start()
         self._closed = False
         try:
-            self._client = AsyncClient(addresses, **options)
+            self._client = client_factory(addresses, **options)
         except BaseException:
             self._stop_loop()
             raise
@@ -81,6 +88,12 @@ class Client:
     def transfer_leader(self, address: str, to: int) -> Outcome[None]:
         """Move leadership; see ``AsyncClient.transfer_leader``."""
         return self._call(self._client.transfer_leader(address, to))
+
+    def failpoint(
+        self, address: str, request: FailpointRequest, metadata: Sequence[tuple[str, str]]
+    ) -> Outcome[FailpointState | None]:
+        """In-node faults; see ``AsyncClient.failpoint``."""
+        return self._call(self._client.failpoint(address, request, metadata))
 
     def close(self) -> None:
         """Close the channels and stop the loop thread (idempotent)."""

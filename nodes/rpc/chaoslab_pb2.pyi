@@ -485,6 +485,7 @@ class ForwardRequest(_message.Message):
     PUT_FIELD_NUMBER: _builtins.int
     DELETE_FIELD_NUMBER: _builtins.int
     CAS_FIELD_NUMBER: _builtins.int
+    GET_FIELD_NUMBER: _builtins.int
     cluster_id: _builtins.str
     sender: _builtins.int
     """the forwarding follower"""
@@ -494,6 +495,10 @@ class ForwardRequest(_message.Message):
     def delete(self) -> Global___DeleteRequest: ...
     @_builtins.property
     def cas(self) -> Global___CasRequest: ...
+    @_builtins.property
+    def get(self) -> Global___GetRequest:
+        """lease mode: a follower's read, served from the leader's lease"""
+
     def __init__(
         self,
         *,
@@ -502,9 +507,10 @@ class ForwardRequest(_message.Message):
         put: Global___PutRequest | None = ...,
         delete: Global___DeleteRequest | None = ...,
         cas: Global___CasRequest | None = ...,
+        get: Global___GetRequest | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal[
-        "cas", b"cas", "delete", b"delete", "put", b"put", "request", b"request"
+        "cas", b"cas", "delete", b"delete", "get", b"get", "put", b"put", "request", b"request"
     ]
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
     _ClearFieldArgType: _TypeAlias = _typing.Literal[
@@ -514,6 +520,8 @@ class ForwardRequest(_message.Message):
         b"cluster_id",
         "delete",
         b"delete",
+        "get",
+        b"get",
         "put",
         b"put",
         "request",
@@ -522,13 +530,112 @@ class ForwardRequest(_message.Message):
         b"sender",
     ]
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_request: _TypeAlias = _typing.Literal["put", "delete", "cas"]
+    _WhichOneofReturnType_request: _TypeAlias = _typing.Literal["put", "delete", "cas", "get"]
     _WhichOneofArgType_request: _TypeAlias = _typing.Literal["request", b"request"]
     def WhichOneof(
         self, oneof_group: _WhichOneofArgType_request
     ) -> _WhichOneofReturnType_request | None: ...
 
 Global___ForwardRequest: _TypeAlias = ForwardRequest
+
+@_typing.final
+class VersionPb(_message.Message):
+    """One key's value as written at a hybrid logical clock timestamp (ap mode)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    PHYSICAL_MS_FIELD_NUMBER: _builtins.int
+    LOGICAL_FIELD_NUMBER: _builtins.int
+    NODE_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    value: _builtins.str
+    """absent: deleted (a tombstone)"""
+    physical_ms: _builtins.int
+    logical: _builtins.int
+    node: _builtins.int
+    def __init__(
+        self,
+        *,
+        key: _builtins.str = ...,
+        value: _builtins.str | None = ...,
+        physical_ms: _builtins.int = ...,
+        logical: _builtins.int = ...,
+        node: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_value", b"_value", "value", b"value"]
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal[
+        "_value",
+        b"_value",
+        "key",
+        b"key",
+        "logical",
+        b"logical",
+        "node",
+        b"node",
+        "physical_ms",
+        b"physical_ms",
+        "value",
+        b"value",
+    ]
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__value: _TypeAlias = _typing.Literal["value"]
+    _WhichOneofArgType__value: _TypeAlias = _typing.Literal["_value", b"_value"]
+    def WhichOneof(
+        self, oneof_group: _WhichOneofArgType__value
+    ) -> _WhichOneofReturnType__value | None: ...
+
+Global___VersionPb: _TypeAlias = VersionPb
+
+@_typing.final
+class SyncRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLUSTER_ID_FIELD_NUMBER: _builtins.int
+    SENDER_FIELD_NUMBER: _builtins.int
+    VERSIONS_FIELD_NUMBER: _builtins.int
+    cluster_id: _builtins.str
+    sender: _builtins.int
+    @_builtins.property
+    def versions(self) -> _containers.RepeatedCompositeFieldContainer[Global___VersionPb]: ...
+    def __init__(
+        self,
+        *,
+        cluster_id: _builtins.str = ...,
+        sender: _builtins.int = ...,
+        versions: _abc.Iterable[Global___VersionPb] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal[
+        "cluster_id", b"cluster_id", "sender", b"sender", "versions", b"versions"
+    ]
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SyncRequest: _TypeAlias = SyncRequest
+
+@_typing.final
+class SyncReply(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERGED_FIELD_NUMBER: _builtins.int
+    merged: _builtins.int
+    """versions that replaced the receiver's"""
+    def __init__(
+        self,
+        *,
+        merged: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["merged", b"merged"]
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SyncReply: _TypeAlias = SyncReply
 
 @_typing.final
 class DeliverReply(_message.Message):
@@ -634,6 +741,13 @@ class StatusReply(_message.Message):
     ADDRESS_FIELD_NUMBER: _builtins.int
     SNAPSHOT_INDEX_FIELD_NUMBER: _builtins.int
     UNSAFE_NO_SYNC_FIELD_NUMBER: _builtins.int
+    CONSISTENCY_FIELD_NUMBER: _builtins.int
+    CLOCK_OFFSET_MS_FIELD_NUMBER: _builtins.int
+    CLOCK_RATE_FIELD_NUMBER: _builtins.int
+    CLOCK_CHANGES_FIELD_NUMBER: _builtins.int
+    DISK_FAULT_FIELD_NUMBER: _builtins.int
+    DISK_INJECTED_FIELD_NUMBER: _builtins.int
+    FAILPOINTS_FIELD_NUMBER: _builtins.int
     id: _builtins.int
     role: _builtins.str
     """leader / follower / candidate / pre_candidate"""
@@ -650,6 +764,20 @@ class StatusReply(_message.Message):
     """this node's client address"""
     snapshot_index: _builtins.int
     unsafe_no_sync: _builtins.bool
+    consistency: _builtins.str
+    """cp / lease / stale / ap"""
+    clock_offset_ms: _builtins.int
+    """the node's clock minus true time"""
+    clock_rate: _builtins.float
+    """the node's clock speed (1: true time)"""
+    clock_changes: _builtins.int
+    """clock faults applied so far"""
+    disk_fault: _builtins.str
+    """none / error / slow N ms / full"""
+    disk_injected: _builtins.int
+    """disk operations a failpoint failed or delayed"""
+    failpoints: _builtins.bool
+    """the node accepts Admin.Failpoint"""
     @_builtins.property
     def peers(self) -> _containers.RepeatedCompositeFieldContainer[Global___PeerInfo]: ...
     def __init__(
@@ -669,6 +797,13 @@ class StatusReply(_message.Message):
         address: _builtins.str = ...,
         snapshot_index: _builtins.int = ...,
         unsafe_no_sync: _builtins.bool = ...,
+        consistency: _builtins.str = ...,
+        clock_offset_ms: _builtins.int = ...,
+        clock_rate: _builtins.float = ...,
+        clock_changes: _builtins.int = ...,
+        disk_fault: _builtins.str = ...,
+        disk_injected: _builtins.int = ...,
+        failpoints: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -677,8 +812,22 @@ class StatusReply(_message.Message):
         b"address",
         "applied_index",
         b"applied_index",
+        "clock_changes",
+        b"clock_changes",
+        "clock_offset_ms",
+        b"clock_offset_ms",
+        "clock_rate",
+        b"clock_rate",
         "commit_index",
         b"commit_index",
+        "consistency",
+        b"consistency",
+        "disk_fault",
+        b"disk_fault",
+        "disk_injected",
+        b"disk_injected",
+        "failpoints",
+        b"failpoints",
         "first_index",
         b"first_index",
         "id",
@@ -784,3 +933,113 @@ class TransferLeaderReply(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___TransferLeaderReply: _TypeAlias = TransferLeaderReply
+
+@_typing.final
+class FailpointRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLOCK_JUMP_MS_FIELD_NUMBER: _builtins.int
+    CLOCK_RATE_FIELD_NUMBER: _builtins.int
+    CLOCK_RESET_FIELD_NUMBER: _builtins.int
+    DISK_FIELD_NUMBER: _builtins.int
+    DISK_DELAY_MS_FIELD_NUMBER: _builtins.int
+    clock_jump_ms: _builtins.int
+    """step the clock by this much"""
+    clock_rate: _builtins.float
+    """run the clock at this speed from now on"""
+    clock_reset: _builtins.bool
+    """back on true time (offset 0, rate 1)"""
+    disk: _builtins.str
+    """none / error / slow / full (empty: unchanged)"""
+    disk_delay_ms: _builtins.int
+    """slow: added to every write and fsync"""
+    def __init__(
+        self,
+        *,
+        clock_jump_ms: _builtins.int | None = ...,
+        clock_rate: _builtins.float | None = ...,
+        clock_reset: _builtins.bool = ...,
+        disk: _builtins.str = ...,
+        disk_delay_ms: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal[
+        "_clock_jump_ms",
+        b"_clock_jump_ms",
+        "_clock_rate",
+        b"_clock_rate",
+        "clock_jump_ms",
+        b"clock_jump_ms",
+        "clock_rate",
+        b"clock_rate",
+    ]
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal[
+        "_clock_jump_ms",
+        b"_clock_jump_ms",
+        "_clock_rate",
+        b"_clock_rate",
+        "clock_jump_ms",
+        b"clock_jump_ms",
+        "clock_rate",
+        b"clock_rate",
+        "clock_reset",
+        b"clock_reset",
+        "disk",
+        b"disk",
+        "disk_delay_ms",
+        b"disk_delay_ms",
+    ]
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__clock_jump_ms: _TypeAlias = _typing.Literal["clock_jump_ms"]
+    _WhichOneofArgType__clock_jump_ms: _TypeAlias = _typing.Literal[
+        "_clock_jump_ms", b"_clock_jump_ms"
+    ]
+    _WhichOneofReturnType__clock_rate: _TypeAlias = _typing.Literal["clock_rate"]
+    _WhichOneofArgType__clock_rate: _TypeAlias = _typing.Literal["_clock_rate", b"_clock_rate"]
+    @_typing.overload
+    def WhichOneof(
+        self, oneof_group: _WhichOneofArgType__clock_jump_ms
+    ) -> _WhichOneofReturnType__clock_jump_ms | None: ...
+    @_typing.overload
+    def WhichOneof(
+        self, oneof_group: _WhichOneofArgType__clock_rate
+    ) -> _WhichOneofReturnType__clock_rate | None: ...
+
+Global___FailpointRequest: _TypeAlias = FailpointRequest
+
+@_typing.final
+class FailpointReply(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLOCK_OFFSET_MS_FIELD_NUMBER: _builtins.int
+    CLOCK_RATE_FIELD_NUMBER: _builtins.int
+    DISK_FIELD_NUMBER: _builtins.int
+    DISK_INJECTED_FIELD_NUMBER: _builtins.int
+    clock_offset_ms: _builtins.int
+    clock_rate: _builtins.float
+    disk: _builtins.str
+    disk_injected: _builtins.int
+    def __init__(
+        self,
+        *,
+        clock_offset_ms: _builtins.int = ...,
+        clock_rate: _builtins.float = ...,
+        disk: _builtins.str = ...,
+        disk_injected: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal[
+        "clock_offset_ms",
+        b"clock_offset_ms",
+        "clock_rate",
+        b"clock_rate",
+        "disk",
+        b"disk",
+        "disk_injected",
+        b"disk_injected",
+    ]
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FailpointReply: _TypeAlias = FailpointReply

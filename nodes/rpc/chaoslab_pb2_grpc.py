@@ -260,6 +260,11 @@ class PeerStub:
                 request_serializer=nodes_dot_rpc_dot_chaoslab__pb2.ForwardRequest.SerializeToString,
                 response_deserializer=nodes_dot_rpc_dot_chaoslab__pb2.KvReply.FromString,
                 _registered_method=True)
+        self.Sync = channel.unary_unary(
+                '/chaoslab.v1.Peer/Sync',
+                request_serializer=nodes_dot_rpc_dot_chaoslab__pb2.SyncRequest.SerializeToString,
+                response_deserializer=nodes_dot_rpc_dot_chaoslab__pb2.SyncReply.FromString,
+                _registered_method=True)
 
 
 class PeerServicer:
@@ -285,7 +290,15 @@ class PeerServicer:
 
     def Forward(self, request, context):
         """A follower hands a client's write to the leader (--forward-writes); the reply is
-        the leader's, as if the client had asked it.
+        the leader's, as if the client had asked it. In the lease mode reads go this way too.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Sync(self, request, context):
+        """The ap mode's anti-entropy: versions the receiver may not have; the reply
+        acknowledges them once they are durable. Refused by nodes of the Raft modes.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -308,6 +321,11 @@ def add_PeerServicer_to_server(servicer, server):
                     servicer.Forward,
                     request_deserializer=nodes_dot_rpc_dot_chaoslab__pb2.ForwardRequest.FromString,
                     response_serializer=nodes_dot_rpc_dot_chaoslab__pb2.KvReply.SerializeToString,
+            ),
+            'Sync': grpc.unary_unary_rpc_method_handler(
+                    servicer.Sync,
+                    request_deserializer=nodes_dot_rpc_dot_chaoslab__pb2.SyncRequest.FromString,
+                    response_serializer=nodes_dot_rpc_dot_chaoslab__pb2.SyncReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -405,6 +423,33 @@ class Peer:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def Sync(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chaoslab.v1.Peer/Sync',
+            nodes_dot_rpc_dot_chaoslab__pb2.SyncRequest.SerializeToString,
+            nodes_dot_rpc_dot_chaoslab__pb2.SyncReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class AdminStub:
     """---- admin service ------------------------------------------------------------
@@ -432,6 +477,11 @@ class AdminStub:
                 request_serializer=nodes_dot_rpc_dot_chaoslab__pb2.TransferLeaderRequest.SerializeToString,
                 response_deserializer=nodes_dot_rpc_dot_chaoslab__pb2.TransferLeaderReply.FromString,
                 _registered_method=True)
+        self.Failpoint = channel.unary_unary(
+                '/chaoslab.v1.Admin/Failpoint',
+                request_serializer=nodes_dot_rpc_dot_chaoslab__pb2.FailpointRequest.SerializeToString,
+                response_deserializer=nodes_dot_rpc_dot_chaoslab__pb2.FailpointReply.FromString,
+                _registered_method=True)
 
 
 class AdminServicer:
@@ -457,6 +507,15 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Failpoint(self, request, context):
+        """In-node faults for chaos experiments: the node's clock and disk. Refused
+        (FAILED_PRECONDITION) unless the node runs with --failpoints, and
+        UNAUTHENTICATED without the cluster's peer token in the call's metadata.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -474,6 +533,11 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.TransferLeader,
                     request_deserializer=nodes_dot_rpc_dot_chaoslab__pb2.TransferLeaderRequest.FromString,
                     response_serializer=nodes_dot_rpc_dot_chaoslab__pb2.TransferLeaderReply.SerializeToString,
+            ),
+            'Failpoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.Failpoint,
+                    request_deserializer=nodes_dot_rpc_dot_chaoslab__pb2.FailpointRequest.FromString,
+                    response_serializer=nodes_dot_rpc_dot_chaoslab__pb2.FailpointReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -559,6 +623,33 @@ class Admin:
             '/chaoslab.v1.Admin/TransferLeader',
             nodes_dot_rpc_dot_chaoslab__pb2.TransferLeaderRequest.SerializeToString,
             nodes_dot_rpc_dot_chaoslab__pb2.TransferLeaderReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Failpoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chaoslab.v1.Admin/Failpoint',
+            nodes_dot_rpc_dot_chaoslab__pb2.FailpointRequest.SerializeToString,
+            nodes_dot_rpc_dot_chaoslab__pb2.FailpointReply.FromString,
             options,
             channel_credentials,
             insecure,

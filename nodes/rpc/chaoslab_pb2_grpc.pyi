@@ -101,7 +101,11 @@ class PeerStub:
     """One SNAP message: the header first (snapshot data empty), then data chunks."""
     Forward: _grpc.UnaryUnaryMultiCallable[_chaoslab_pb2.ForwardRequest, _chaoslab_pb2.KvReply]
     """A follower hands a client's write to the leader (--forward-writes); the reply is
-    the leader's, as if the client had asked it.
+    the leader's, as if the client had asked it. In the lease mode reads go this way too.
+    """
+    Sync: _grpc.UnaryUnaryMultiCallable[_chaoslab_pb2.SyncRequest, _chaoslab_pb2.SyncReply]
+    """The ap mode's anti-entropy: versions the receiver may not have; the reply
+    acknowledges them once they are durable. Refused by nodes of the Raft modes.
     """
 
 @_typing.type_check_only
@@ -121,7 +125,11 @@ class PeerAsyncStub(PeerStub):
     """One SNAP message: the header first (snapshot data empty), then data chunks."""
     Forward: _aio.UnaryUnaryMultiCallable[_chaoslab_pb2.ForwardRequest, _chaoslab_pb2.KvReply]  # type: ignore[assignment]
     """A follower hands a client's write to the leader (--forward-writes); the reply is
-    the leader's, as if the client had asked it.
+    the leader's, as if the client had asked it. In the lease mode reads go this way too.
+    """
+    Sync: _aio.UnaryUnaryMultiCallable[_chaoslab_pb2.SyncRequest, _chaoslab_pb2.SyncReply]  # type: ignore[assignment]
+    """The ap mode's anti-entropy: versions the receiver may not have; the reply
+    acknowledges them once they are durable. Refused by nodes of the Raft modes.
     """
 
 class PeerServicer(metaclass=_abc_1.ABCMeta):
@@ -154,7 +162,17 @@ class PeerServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_chaoslab_pb2.KvReply, _abc.Awaitable[_chaoslab_pb2.KvReply]]:
         """A follower hands a client's write to the leader (--forward-writes); the reply is
-        the leader's, as if the client had asked it.
+        the leader's, as if the client had asked it. In the lease mode reads go this way too.
+        """
+
+    @_abc_1.abstractmethod
+    def Sync(
+        self,
+        request: _chaoslab_pb2.SyncRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_chaoslab_pb2.SyncReply, _abc.Awaitable[_chaoslab_pb2.SyncReply]]:
+        """The ap mode's anti-entropy: versions the receiver may not have; the reply
+        acknowledges them once they are durable. Refused by nodes of the Raft modes.
         """
 
 def add_PeerServicer_to_server(
@@ -173,6 +191,13 @@ class AdminStub:
     TransferLeader: _grpc.UnaryUnaryMultiCallable[
         _chaoslab_pb2.TransferLeaderRequest, _chaoslab_pb2.TransferLeaderReply
     ]
+    Failpoint: _grpc.UnaryUnaryMultiCallable[
+        _chaoslab_pb2.FailpointRequest, _chaoslab_pb2.FailpointReply
+    ]
+    """In-node faults for chaos experiments: the node's clock and disk. Refused
+    (FAILED_PRECONDITION) unless the node runs with --failpoints, and
+    UNAUTHENTICATED without the cluster's peer token in the call's metadata.
+    """
 
 @_typing.type_check_only
 class AdminAsyncStub(AdminStub):
@@ -184,6 +209,13 @@ class AdminAsyncStub(AdminStub):
     TransferLeader: _aio.UnaryUnaryMultiCallable[
         _chaoslab_pb2.TransferLeaderRequest, _chaoslab_pb2.TransferLeaderReply
     ]  # type: ignore[assignment]
+    Failpoint: _aio.UnaryUnaryMultiCallable[
+        _chaoslab_pb2.FailpointRequest, _chaoslab_pb2.FailpointReply
+    ]  # type: ignore[assignment]
+    """In-node faults for chaos experiments: the node's clock and disk. Refused
+    (FAILED_PRECONDITION) unless the node runs with --failpoints, and
+    UNAUTHENTICATED without the cluster's peer token in the call's metadata.
+    """
 
 class AdminServicer(metaclass=_abc_1.ABCMeta):
     """---- admin service ------------------------------------------------------------"""
@@ -208,6 +240,16 @@ class AdminServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[
         _chaoslab_pb2.TransferLeaderReply, _abc.Awaitable[_chaoslab_pb2.TransferLeaderReply]
     ]: ...
+    @_abc_1.abstractmethod
+    def Failpoint(
+        self,
+        request: _chaoslab_pb2.FailpointRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_chaoslab_pb2.FailpointReply, _abc.Awaitable[_chaoslab_pb2.FailpointReply]]:
+        """In-node faults for chaos experiments: the node's clock and disk. Refused
+        (FAILED_PRECONDITION) unless the node runs with --failpoints, and
+        UNAUTHENTICATED without the cluster's peer token in the call's metadata.
+        """
 
 def add_AdminServicer_to_server(
     servicer: AdminServicer, server: _typing.Union[_grpc.Server, _aio.Server]

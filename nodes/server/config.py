@@ -47,6 +47,42 @@ class Unsafe(enum.StrEnum):
     Figure 8 mistake), and appends no empty entry when elected."""
 
 
+class Consistency(enum.StrEnum):
+    """How the cluster trades consistency for availability (the CAP experiments)."""
+
+    CP = "cp"
+    """Raft: ReadIndex reads, writes through the leader (linearizable; the default)."""
+    LEASE = "lease"
+    """UNSAFE under clock faults: the leader answers reads from its lease, without a
+    quorum round; followers hand reads to the leader."""
+    STALE = "stale"
+    """UNSAFE: every replica answers reads from its own state (stale reads); writes go
+    through the leader as in cp."""
+    AP = "ap"
+    """UNSAFE: every replica reads and writes locally (last-writer-wins on hybrid logical
+    clocks, anti-entropy after a partition); no Raft at all."""
+
+    @property
+    def unsafe(self) -> bool:
+        """Whether the mode gives up linearizability (always, or under clock faults)."""
+        return self is not Consistency.CP
+
+    @property
+    def warning(self) -> str:
+        """What the mode gives up, for logs and status output ("" for cp)."""
+        return _MODE_WARNINGS[self]
+
+
+_MODE_WARNINGS = {
+    Consistency.CP: "",
+    Consistency.LEASE: "UNSAFE under clock faults: lease reads are stale when a leader's "
+    "clock runs slow or jumps back",
+    Consistency.STALE: "UNSAFE: reads are served from each replica's own state and may be stale",
+    Consistency.AP: "UNSAFE: every replica accepts writes alone; concurrent writes are "
+    "resolved last-writer-wins (lost updates, stale reads)",
+}
+
+
 class SyncMode(enum.StrEnum):
     """When the node fsyncs its log."""
 
@@ -117,6 +153,10 @@ class NodeSettings(BaseModel):
     election_tick: int = Field(default=DEFAULT_ELECTION_TICK, ge=2)
     heartbeat_tick: int = Field(default=DEFAULT_HEARTBEAT_TICK, ge=1)
     sync: SyncMode = SyncMode.ALWAYS
+    consistency: Consistency = Consistency.CP
+    """The consistency mode; every node of a cluster must run the same one."""
+    failpoints: bool = False
+    """Accept the admin failpoint call (clock and disk faults, for chaos experiments)."""
     forward_writes: bool = False
     unsafe: tuple[Unsafe, ...] = ()
     """UNSAFE lab switches (see ``Unsafe``); empty for every real use."""

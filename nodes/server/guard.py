@@ -8,7 +8,9 @@ node, and every message is from the sender to this node; terms and indexes are i
 through ``InstallSnapshot``, where they are validated whole); appended entries are
 contiguous after the message's index, their terms never fall and never pass the
 message's term, and each fits the command limit; a snapshot is a KV snapshot whose
-applied index is its own index and whose voters are exactly the configured voters.
+applied index is its own index and whose voters are exactly the configured voters; an
+``ap`` Sync holds at most ``MAX_SYNC_VERSIONS`` versions, each a valid key and value
+with a timestamp in range issued by a voter.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 
+from nodes.ap import Timestamp, TimestampError, Version
 from nodes.errors import NodeError
-from nodes.kv import InvalidSnapshot, KvStateMachine
+from nodes.kv import InvalidCommand, InvalidSnapshot, KvStateMachine, Put
 from nodes.raft import EntryType, Message, MessageType
 from nodes.rpc import CodecError, message_from_pb
 from nodes.rpc import chaoslab_pb2 as pb
-from nodes.server.limits import MAX_COMMAND_BYTES
+from nodes.server.limits import MAX_COMMAND_BYTES, MAX_SYNC_VERSIONS
 
 
 class Refusal(enum.Enum):
@@ -77,6 +80,30 @@ class PeerGuard:
             voters = sorted(self.voters)
             msg = f"sender {sender} is not a peer of node {self.node_id} (voters {voters})"
             raise _invalid(msg)
+
+    def sync(self, request: pb.SyncRequest) -> list[Version]:
+        """Decode and check an ``ap`` anti-entropy call.
+
+        Raises:
+            PeerRefused: the call or one of its versions breaks a rule.
+        """
+        self.check_call(request.cluster_id, request.sender)
+        if len(request.versions) > MAX_SYNC_VERSIONS:
+            msg = f"{len(request.versions)} versions in one Sync; the limit is {MAX_SYNC_VERSIONS}"
+            raise _invalid(msg)
+        versions = []
+        for number, encoded in enumerate(request.versions):
+            value = encoded.value if encoded.HasField("value") else None
+            try:
+                Put(key=encoded.key, value=value or "")
+                stamp = Timestamp(encoded.physical_ms, encoded.logical, encoded.node)
+            except (InvalidCommand, TimestampError) as exc:
+                raise _invalid(f"version {number}: {exc}") from None
+            if stamp.node not in self.voters:
+                msg = f"version {number} was stamped by node {stamp.node}, not a voter"
+                raise _invalid(msg)
+            versions.append(Version(key=encoded.key, value=value, stamp=stamp))
+        return versions
 
     def batch(self, batch: pb.MessageBatch) -> list[Message]:
         """Decode and check a Deliver batch.

@@ -42,6 +42,9 @@ MAX_PEER_QUEUE_BYTES = 64 * MIB
 """Bytes waiting per peer; messages beyond it are dropped (Raft retransmits)."""
 MAX_SNAPSHOT_BYTES = 256 * MIB
 """The largest snapshot a node receives (its data, streamed to disk as it arrives)."""
+MAX_SYNC_VERSIONS = 4096
+"""Versions in one ``ap`` anti-entropy call (a sender sends at most 256; a call of 4096
+maximal values would pass the peer message limit and be refused before parsing)."""
 MAX_CONCURRENT_SNAPSHOT_RECEIVES = 1
 """Snapshot streams received at once; more are refused (RESOURCE_EXHAUSTED, the leader
 retries), so memory holds at most one snapshot however many streams arrive."""
@@ -81,6 +84,7 @@ __all__ = [
     "MAX_PEER_QUEUE_BYTES",
     "MAX_PENDING_WRITE_BYTES",
     "MAX_SNAPSHOT_BYTES",
+    "MAX_SYNC_VERSIONS",
     "MAX_TERM",
     "MAX_VALUE_BYTES",
     "MAX_WAIT_S",

@@ -1,6 +1,10 @@
 """Run one node until SIGTERM/SIGINT or a fatal failure: storage, node, two gRPC servers.
 
-Rules: the process lifecycle only. Clients (Kv, Admin) and peers (Peer) have separate
+Rules: the process lifecycle only. The consistency mode picks the node: ``cp``,
+``lease`` and ``stale`` run Raft (``Node``), ``ap`` its own replica (``ApNode``); the
+unsafe modes and ``--failpoints`` are logged as warnings at start. With failpoints the
+storage goes through ``FaultyFileSystem`` and the clock can be skewed (``failpoints``).
+Clients (Kv, Admin) and peers (Peer) have separate
 listeners, as etcd's 2379/2380: the client listener serves no peer call, the peer
 listener nothing else, and every peer call must carry the cluster's token (``auth``).
 Both listeners bound message sizes and close connections that never finish their
@@ -17,16 +21,22 @@ import asyncio
 import contextlib
 import random
 import signal
+import time
+from pathlib import Path
 from typing import Any
 
 import grpc
 import structlog
 
+from nodes.ap import ApLog, ApReplica
+from nodes.clock import NodeClock
 from nodes.errors import NodeError
 from nodes.rpc import chaoslab_pb2_grpc as pb_grpc
+from nodes.server.ap_node import ApNode
 from nodes.server.auth import PeerAuthError, PeerAuthInterceptor, PeerCredentials
-from nodes.server.config import NodeSettings, SyncMode
+from nodes.server.config import Consistency, NodeSettings, SyncMode
 from nodes.server.decoding import DecodeGuard
+from nodes.server.failpoints import Failpoints
 from nodes.server.limits import (
     MAX_CLIENT_MESSAGE_BYTES,
     MAX_CONCURRENT_SNAPSHOT_RECEIVES,
@@ -35,11 +45,19 @@ from nodes.server.limits import (
     MAX_SNAPSHOT_BYTES,
 )
 from nodes.server.node import Node
-from nodes.server.services import AdminService, KvService, PeerService
+from nodes.server.services import AdminService, ApKvService, KvService, PeerService
 from nodes.server.spool import SnapshotSpool
 from nodes.server.transport import load_credentials
 from nodes.server.writes import WritePath
-from nodes.storage import CorruptLogError, DataDirError, OsFileSystem, SyncPolicy, WalStorage
+from nodes.storage import (
+    CorruptLogError,
+    DataDirError,
+    FileSystem,
+    OsFileSystem,
+    SyncPolicy,
+    WalStorage,
+)
+from nodes.storage.faults import DiskFailpoints, FaultyFileSystem
 
 _log = structlog.get_logger()
 
@@ -76,11 +94,35 @@ def server_options(
     ]
 
 
-def open_storage(settings: NodeSettings) -> WalStorage:
+def open_storage(settings: NodeSettings, fs: FileSystem | None = None) -> WalStorage:
     """Open the node's write-ahead log in ``settings.data_dir``."""
     policy = SyncPolicy.ALWAYS if settings.sync is SyncMode.ALWAYS else SyncPolicy.UNSAFE_NEVER
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return WalStorage(OsFileSystem(), settings.data_dir, sync=policy)
+    return WalStorage(fs or OsFileSystem(), settings.data_dir, sync=policy)
+
+
+def build_node(
+    settings: NodeSettings, *, seed: int | None = None
+) -> tuple[Node | ApNode, Failpoints]:
+    """The node of ``settings``' consistency mode, on its (failpoint-wrapped) disk.
+
+    Raises:
+        DataDirError, CorruptLogError, PeerAuthError, OSError: it cannot start.
+    """
+    clock = NodeClock(time.monotonic_ns)
+    disk = DiskFailpoints() if settings.failpoints else None
+    fs: FileSystem = OsFileSystem() if disk is None else FaultyFileSystem(OsFileSystem(), disk)
+    failpoints = Failpoints(settings.id, clock, disk, enabled=settings.failpoints)
+    if settings.consistency is not Consistency.AP:
+        storage = open_storage(settings, fs)
+        return Node(settings, storage, random.Random(seed), clock), failpoints
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    offset_ns = time.time_ns() - time.monotonic_ns()  # the HLC wants wall time, skewed too
+    log = ApLog(fs, Path(settings.data_dir), sync=settings.sync is SyncMode.ALWAYS)
+    replica = ApReplica(
+        settings.id, list(settings.peers), log, lambda: (clock.now() + offset_ns) // 1_000_000
+    )
+    return ApNode(settings, replica, clock), failpoints
 
 
 class NodeServer:
@@ -91,11 +133,16 @@ class NodeServer:
         credentials: the peer credentials (token checked on the peer listener).
     """
 
-    def __init__(self, node: Node, credentials: PeerCredentials) -> None:
+    def __init__(
+        self,
+        node: Node | ApNode,
+        credentials: PeerCredentials,
+        failpoints: Failpoints | None = None,
+    ) -> None:
         settings = node.settings
         self.node = node
         self.settings = settings
-        self.writes = WritePath(node)
+        self.writes: WritePath | None = None
         self.spool = SnapshotSpool(
             settings.snapshot_spool_dir,
             max_bytes=MAX_SNAPSHOT_BYTES,
@@ -111,8 +158,16 @@ class NodeServer:
                 settings.keepalive_ms, max_message_bytes=MAX_CLIENT_MESSAGE_BYTES, **common
             ),
         )
-        pb_grpc.add_KvServicer_to_server(KvService(node, self.writes), self.client_server)
-        pb_grpc.add_AdminServicer_to_server(AdminService(node), self.client_server)
+        kv: KvService | ApKvService
+        if isinstance(node, ApNode):
+            kv = ApKvService(node)
+        else:
+            self.writes = WritePath(node)
+            kv = KvService(node, self.writes)
+        pb_grpc.add_KvServicer_to_server(kv, self.client_server)
+        pb_grpc.add_AdminServicer_to_server(
+            AdminService(node, failpoints, credentials), self.client_server
+        )
         self.peer_server: grpc.aio.Server | None = None
         if settings.peer_listen is not None:
             self.peer_server = grpc.aio.server(
@@ -186,10 +241,15 @@ async def serve(settings: NodeSettings, *, seed: int | None = None) -> int:
     for switch in settings.unsafe:
         log.warning("unsafe_switch_on", switch=switch.value,
                     detail="UNSAFE: this node is broken on purpose, for a chaos experiment")
+    if settings.consistency.unsafe:
+        log.warning("unsafe_consistency_mode", consistency=settings.consistency.value,
+                    detail=settings.consistency.warning)
+    if settings.failpoints:
+        log.warning("failpoints_enabled",
+                    detail="the cluster's token holders may break this node's clock and disk")
     try:
         credentials = load_credentials(settings)
-        storage = open_storage(settings)
-        node = Node(settings, storage, random.Random(seed))
+        node, failpoints = build_node(settings, seed=seed)
     except (DataDirError, CorruptLogError, PeerAuthError) as exc:
         log.error("node_refused_to_start", reason=str(exc), data_dir=str(settings.data_dir))
         return 1
@@ -197,7 +257,7 @@ async def serve(settings: NodeSettings, *, seed: int | None = None) -> int:
         reason = f"{exc.filename or settings.data_dir}: {exc.strerror or exc}"
         log.error("node_refused_to_start", reason=reason, data_dir=str(settings.data_dir))
         return 1
-    server = NodeServer(node, credentials)
+    server = NodeServer(node, credentials, failpoints)
     try:
         server.bind()
     except (ListenError, OSError) as exc:
@@ -214,9 +274,10 @@ async def serve(settings: NodeSettings, *, seed: int | None = None) -> int:
         cluster_id=settings.cluster_id,
         peer_tls=settings.peer_tls,
         data_dir=str(settings.data_dir),
-        term=node.replica.core.term,
-        applied=node.replica.kv.applied_index,
+        term=node.replica.core.term if isinstance(node, Node) else 0,
+        applied=node.status().applied_index,
         sync=settings.sync.value,
+        consistency=settings.consistency.value,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

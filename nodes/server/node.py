@@ -18,16 +18,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import structlog
 
+from nodes.clock import NodeClock
 from nodes.kv import Command
-from nodes.raft import Config, Message, NodeId, Role
+from nodes.lease import LeaseReads, lease_ns
+from nodes.raft import NO_NODE, Config, Message, NodeId, Role
 from nodes.replica import ProposalOutcome, ReadOutcome, Replica, ReplicaOptions
-from nodes.server.config import NodeSettings, Unsafe
+from nodes.server.config import Consistency, NodeSettings, Unsafe
 from nodes.server.transport import PeerTransport
 from nodes.storage import Storage, StorageFailure
 
@@ -82,10 +85,18 @@ class Node:
         settings: validated settings.
         storage: the node's loaded-on-demand storage (``Replica`` calls ``load``).
         rng: randomness for election timeouts.
+        clock: the node's clock (default: true time, ``time.monotonic_ns``).
     """
 
-    def __init__(self, settings: NodeSettings, storage: Storage, rng: random.Random) -> None:
+    def __init__(
+        self,
+        settings: NodeSettings,
+        storage: Storage,
+        rng: random.Random,
+        clock: NodeClock | None = None,
+    ) -> None:
         self.settings = settings
+        self.clock = clock or NodeClock(time.monotonic_ns)
         unsafe = set(settings.unsafe)
         config = Config(
             id=settings.id,
@@ -99,6 +110,10 @@ class Node:
             unsafe_disable_session_dedupe=Unsafe.NO_SESSION_DEDUPE in unsafe,
         )
         self.replica = Replica(config, storage, rng, options)
+        self.lease: LeaseReads | None = None
+        if settings.consistency is Consistency.LEASE:
+            duration = lease_ns(settings.election_tick, settings.tick_ms * 1_000_000)
+            self.lease = LeaseReads(self.replica, self.clock.now, duration)
         self.transport = PeerTransport.from_settings(settings)
         self.failed = asyncio.Event()
         self.failure: str | None = None
@@ -166,15 +181,24 @@ class Node:
         return future
 
     def read(self, key: str) -> asyncio.Future[ReadOutcome]:
-        """A linearizable read (ReadIndex); the future resolves with its one outcome.
+        """A linearizable read (ReadIndex; in the ``lease`` mode, from the leader's lease
+        while it holds); the future resolves with its one outcome.
 
         Raises:
             NotLeader: no leader is known.
         """
         future: asyncio.Future[ReadOutcome] = asyncio.get_running_loop().create_future()
-        self.replica.read(key, _settler(future))
+        if self.lease is not None:
+            self.lease.read(key, _settler(future))
+        else:
+            self.replica.read(key, _settler(future))
         self._wake.set()
         return future
+
+    @property
+    def leads(self) -> bool:
+        """Whether this node is the leader (as far as it knows)."""
+        return self.replica.core.role is Role.LEADER
 
     def read_stale(self, key: str) -> str | None:
         """UNSAFE: this replica's current value, however far behind it is."""
@@ -196,6 +220,18 @@ class Node:
     def leader_id(self) -> NodeId:
         """The leader this node knows of (0 for none)."""
         return self.replica.core.leader_id
+
+    def dropped(self, peer: NodeId) -> int:
+        """Messages to ``peer`` this node could not deliver so far."""
+        return self.transport.dropped(peer)
+
+    def health(self) -> tuple[bool, str]:
+        """Healthy: running, storage fine, and a leader is known."""
+        if self.failed.is_set():
+            return False, f"stopped: {self.failure}"
+        if self.leader_id == NO_NODE:
+            return False, "no leader known (election or no quorum)"
+        return True, f"leader is node {self.leader_id}"
 
     def status(self) -> NodeStatus:
         """What this node knows right now."""
@@ -239,13 +275,15 @@ class Node:
         loop = asyncio.get_running_loop()
         deadline = loop.time()
         while not self.failed.is_set():
-            deadline += interval
+            deadline += interval / self.clock.rate  # a slow clock ticks slowly
             await asyncio.sleep(max(0.0, deadline - loop.time()))
             if loop.time() - deadline > 10 * interval:
                 deadline = loop.time()  # the loop stalled; don't burst ticks to catch up
             if self.failed.is_set():
                 return
             self.replica.tick()
+            if self.lease is not None:
+                self.lease.tick()
             self._wake.set()
 
     async def _ready_loop(self) -> None:

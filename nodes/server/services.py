@@ -5,6 +5,10 @@ input is INVALID_ARGUMENT with a readable message; every other outcome is a
 ``KvReply`` status that says honestly whether the command took effect
 (OK/NOT_FOUND/MISMATCH), certainly did not (NOT_LEADER/UNAVAILABLE/
 STALE_SEQUENCE/REJECTED) or may have (UNKNOWN); the write path is ``writes``.
+Reads follow the node's consistency mode: ``cp`` ReadIndex; ``lease`` the leader's lease
+(followers hand reads to the leader when forwarding is on); ``stale`` the local state;
+``ap`` is served by ``ApKvService`` over the node's own replica. The admin failpoint
+call needs the cluster's peer token and ``--failpoints`` (``failpoints``).
 Peer calls reach this module only authenticated (``auth``); each is checked whole
 by ``guard`` before anything of it is stepped into the core: INVALID_ARGUMENT for
 content that breaks a rule, PERMISSION_DENIED for another cluster's call. Every
@@ -25,11 +29,15 @@ from nodes.raft import NO_NODE, Message, NotLeader, UnknownNode
 from nodes.replica import ReadFailed
 from nodes.rpc import chaoslab_pb2 as pb
 from nodes.rpc import chaoslab_pb2_grpc as pb_grpc
+from nodes.server.ap_node import ApNode, NodeStopped
+from nodes.server.auth import PeerCredentials
+from nodes.server.config import Consistency
+from nodes.server.failpoints import FailpointRefused, Failpoints
 from nodes.server.guard import PeerGuard, PeerRefused, Refusal
 from nodes.server.limits import DEFAULT_WAIT_S, MAX_WAIT_S
 from nodes.server.node import Node
 from nodes.server.spool import SnapshotSpool, SpoolBusy, SpoolError, SpoolTooLarge
-from nodes.server.writes import WritePath
+from nodes.server.writes import WritePath, check_command, result_reply
 
 _log = structlog.get_logger()
 
@@ -83,6 +91,46 @@ def command_of(request: pb.PutRequest | pb.DeleteRequest | pb.CasRequest) -> Com
     return Cas(key=request.key, expected=expected, new=request.new, client_id=client_id, seq=seq)
 
 
+def value_reply(reply: Callable[..., pb.KvReply], value: str | None) -> pb.KvReply:
+    """OK with the value, or NOT_FOUND."""
+    if value is None:
+        return reply(S.NOT_FOUND)
+    return reply(S.OK, value=value)
+
+
+async def read_reply(node: Node, writes: WritePath, key: str, budget_s: float) -> pb.KvReply:
+    """A read through ``Node.read`` (ReadIndex, or the lease), waited for at most
+    ``budget_s``."""
+    try:
+        future = node.read(key)
+    except NotLeader as exc:
+        return writes.not_leader(exc)
+    try:
+        outcome = await asyncio.wait_for(asyncio.shield(future), budget_s)
+    except TimeoutError:
+        return writes.reply(S.UNAVAILABLE, error="the read could not be confirmed in time")
+    if isinstance(outcome, ReadFailed):
+        return writes.reply(S.UNAVAILABLE, error=outcome.reason)
+    return value_reply(writes.reply, outcome.value)
+
+
+async def _checked_get(request: pb.GetRequest, context: Context) -> str:
+    """The read's consistency ("linearizable" when unset); INVALID_ARGUMENT for an unknown
+    one or a bad key."""
+    consistency = request.consistency or "linearizable"
+    if consistency not in CONSISTENCIES:
+        await _invalid(
+            context,
+            f"consistency {request.consistency[:40]!r} is unknown; expected one of "
+            + ", ".join(CONSISTENCIES),
+        )
+    try:
+        Get(key=request.key)
+    except InvalidCommand as exc:
+        await _invalid(context, str(exc))
+    return consistency
+
+
 class KvService(pb_grpc.KvServicer):
     """Get, Put, Delete and Cas for clients.
 
@@ -97,39 +145,39 @@ class KvService(pb_grpc.KvServicer):
 
     async def Get(self, request: pb.GetRequest, context: Context) -> pb.KvReply:
         """Read a key: linearizable (ReadIndex, default) or stale (UNSAFE, local)."""
-        consistency = request.consistency or "linearizable"
-        if consistency not in CONSISTENCIES:
-            await _invalid(
-                context,
-                f"consistency {request.consistency[:40]!r} is unknown; expected one of "
-                + ", ".join(CONSISTENCIES),
-            )
-        try:
-            Get(key=request.key)
-        except InvalidCommand as exc:
-            await _invalid(context, str(exc))
+        consistency = await _checked_get(request, context)
         node = self._node
         reply = self._writes.reply
         if node.failed.is_set():
             return reply(S.UNAVAILABLE, error=f"node stopped: {node.failure}")
-        if consistency == "stale":
+        mode = node.settings.consistency
+        if consistency == "stale" or mode is Consistency.STALE:
             return self._value_reply(node.read_stale(request.key))
-        try:
-            future = node.read(request.key)
-        except NotLeader as exc:
-            return self._writes.not_leader(exc)
-        try:
-            outcome = await asyncio.wait_for(asyncio.shield(future), _budget(context))
-        except TimeoutError:
-            return reply(S.UNAVAILABLE, error="the read could not be confirmed in time")
-        if isinstance(outcome, ReadFailed):
-            return reply(S.UNAVAILABLE, error=outcome.reason)
-        return self._value_reply(outcome.value)
+        leader = node.leader_id
+        if (
+            mode is Consistency.LEASE
+            and not node.leads
+            and node.settings.forward_writes
+            and leader not in (NO_NODE, node.settings.id)
+        ):
+            return await self._forward_read(leader, request, _budget(context))
+        return await read_reply(node, self._writes, request.key, _budget(context))
+
+    async def _forward_read(
+        self, leader: int, request: pb.GetRequest, budget_s: float
+    ) -> pb.KvReply:
+        """lease mode: the leader answers from its lease (a read has no effect, so a
+        forward that may have arrived is just unavailable, never unknown)."""
+        settings = self._node.settings
+        wrapped = pb.ForwardRequest(cluster_id=settings.cluster_id, sender=settings.id,
+                                    get=request)
+        answer = await self._writes.forward(leader, wrapped, budget_s)
+        if answer.status == S.UNKNOWN:
+            return self._writes.reply(S.UNAVAILABLE, error=answer.error)
+        return answer
 
     def _value_reply(self, value: str | None) -> pb.KvReply:
-        if value is None:
-            return self._writes.reply(S.NOT_FOUND)
-        return self._writes.reply(S.OK, value=value)
+        return value_reply(self._writes.reply, value)
 
     async def Put(self, request: pb.PutRequest, context: Context) -> pb.KvReply:
         """Set a key."""
@@ -164,30 +212,62 @@ class KvService(pb_grpc.KvServicer):
 
 
 class PeerService(pb_grpc.PeerServicer):
-    """Raft messages, snapshots and forwarded writes from authenticated peers.
+    """Raft messages, snapshots and forwarded writes (Raft modes), or the ap mode's
+    anti-entropy (``Sync``), from authenticated peers; each refused by a node of the other
+    kind (FAILED_PRECONDITION).
 
     Args:
         node: the running node.
-        writes: the write path (``Forward`` proposes here, never forwards again).
+        writes: the write path (``Forward`` proposes here, never forwards again); None on
+            an ap node.
         spool: where incoming snapshots are streamed.
     """
 
-    def __init__(self, node: Node, writes: WritePath, spool: SnapshotSpool) -> None:
-        self._node = node
-        self._writes = writes
+    def __init__(
+        self, node: Node | ApNode, writes: WritePath | None, spool: SnapshotSpool
+    ) -> None:
+        self._any = node
+        self._writes_or_none = writes
         self._spool = spool
         settings = node.settings
         self._guard = PeerGuard(settings.id, settings.voters, settings.cluster_id)
 
+    async def _raft(self, context: Context) -> tuple[Node, WritePath]:
+        """This node's Raft side; FAILED_PRECONDITION on an ap node (no Raft there)."""
+        node, writes = self._any, self._writes_or_none
+        if isinstance(node, Node) and writes is not None:
+            return node, writes
+        await context.abort(grpc.StatusCode.FAILED_PRECONDITION,
+                            "this node runs the ap consistency mode: it has no Raft")
+        raise AssertionError("unreachable: abort raises")  # pragma: no cover
+
     async def Deliver(self, request: pb.MessageBatch, context: Context) -> pb.DeliverReply:
         """Check the whole batch, then step every message into the core."""
+        node, _ = await self._raft(context)
         try:
             messages = self._guard.batch(request)
         except PeerRefused as exc:
             await _refused(context, exc)
         for message in messages:
-            self._node.step(message)
+            node.step(message)
         return pb.DeliverReply(accepted=len(messages))
+
+    async def Sync(self, request: pb.SyncRequest, context: Context) -> pb.SyncReply:
+        """ap mode: merge a peer's versions durably, then acknowledge them."""
+        node = self._any
+        if not isinstance(node, ApNode):
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION,
+                                "this node runs a Raft consistency mode, not ap")
+            raise AssertionError("unreachable: abort raises")  # pragma: no cover
+        try:
+            versions = self._guard.sync(request)
+        except PeerRefused as exc:
+            await _refused(context, exc)
+        try:
+            merged = await node.receive(versions)
+        except NodeStopped as exc:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, f"node stopped: {exc}")
+        return pb.SyncReply(merged=merged)
 
     async def InstallSnapshot(
         self,
@@ -195,6 +275,7 @@ class PeerService(pb_grpc.PeerServicer):
         context: Context,
     ) -> pb.DeliverReply:
         """Stream a snapshot to disk, check it whole, then step it into the core."""
+        node, _ = await self._raft(context)
         try:
             message = await self._receive_snapshot(request_iterator)
         except PeerRefused as exc:
@@ -212,7 +293,7 @@ class PeerService(pb_grpc.PeerServicer):
                 index=snapshot.meta.index if snapshot else 0,
                 bytes=len(snapshot.data) if snapshot else 0,
             )
-            self._node.step(message)
+            node.step(message)
             return pb.DeliverReply(accepted=1)
         # Abort outside the except clauses: the refused snapshot (hundreds of MiB) must not
         # stay reachable from the abort's exception context.
@@ -234,7 +315,9 @@ class PeerService(pb_grpc.PeerServicer):
         return message
 
     async def Forward(self, request: pb.ForwardRequest, context: Context) -> pb.KvReply:
-        """A follower's client write: propose it here (one hop: never forwarded again)."""
+        """A follower's client write (lease mode: or read): serve it here (one hop: never
+        forwarded again)."""
+        node, writes = await self._raft(context)
         try:
             self._guard.check_call(request.cluster_id, request.sender)
         except PeerRefused as exc:
@@ -242,18 +325,41 @@ class PeerService(pb_grpc.PeerServicer):
         which = request.WhichOneof("request")
         if which is None:
             await _invalid(context, "a forwarded write carries no put, delete or cas")
+        if which == "get":
+            if node.settings.consistency is not Consistency.LEASE:
+                await _invalid(context, "reads are forwarded only in the lease mode")
+            try:
+                Get(key=request.get.key)
+            except InvalidCommand as exc:
+                await _invalid(context, str(exc))
+            if node.failed.is_set():
+                return writes.reply(S.UNAVAILABLE, error=f"node stopped: {node.failure}")
+            return await read_reply(node, writes, request.get.key, _budget(context))
         inner: pb.PutRequest | pb.DeleteRequest | pb.CasRequest = getattr(request, which)
         try:
-            return await self._writes.write(command_of(inner), _budget(context))
+            return await writes.write(command_of(inner), _budget(context))
         except InvalidCommand as exc:
             await _invalid(context, str(exc))
 
 
 class AdminService(pb_grpc.AdminServicer):
-    """Status, health and leadership transfer for operators."""
+    """Status, health, leadership transfer and failpoints for operators.
 
-    def __init__(self, node: Node) -> None:
+    Args:
+        node: the running node (a Raft one, or an ap one).
+        failpoints: the node's clock and disk switches (None: a node built without them).
+        credentials: the cluster's peer credentials (the failpoint call must carry the token).
+    """
+
+    def __init__(
+        self,
+        node: Node | ApNode,
+        failpoints: Failpoints | None = None,
+        credentials: PeerCredentials | None = None,
+    ) -> None:
         self._node = node
+        self._failpoints = failpoints
+        self._credentials = credentials
 
     async def Status(self, request: pb.StatusRequest, context: Context) -> pb.StatusReply:
         """What this node knows: role, term, leader, indexes, peers."""
@@ -269,10 +375,19 @@ class AdminService(pb_grpc.AdminServicer):
                     match=match,
                     next=next_index,
                     state=state,
-                    dropped=node.transport.dropped(peer),
+                    dropped=node.dropped(peer),
                 )
             )
+        clock = node.clock
+        disk = None if self._failpoints is None else self._failpoints.disk
         return pb.StatusReply(
+            consistency=node.settings.consistency.value,
+            clock_offset_ms=round(clock.offset / 1_000_000),
+            clock_rate=clock.rate,
+            clock_changes=clock.jumps,
+            disk_fault="none" if disk is None else disk.describe(),
+            disk_injected=0 if disk is None else disk.injected,
+            failpoints=self._failpoints is not None and self._failpoints.enabled,
             id=status.id,
             role=status.role,
             term=status.term,
@@ -290,22 +405,95 @@ class AdminService(pb_grpc.AdminServicer):
         )
 
     async def Health(self, request: pb.HealthRequest, context: Context) -> pb.HealthReply:
-        """Healthy: running, storage fine, and a leader is known."""
-        node = self._node
-        if node.failed.is_set():
-            return pb.HealthReply(healthy=False, reason=f"stopped: {node.failure}")
-        if node.leader_id == NO_NODE:
-            return pb.HealthReply(healthy=False, reason="no leader known (election or no quorum)")
-        return pb.HealthReply(healthy=True, reason=f"leader is node {node.leader_id}")
+        """Healthy: running, storage fine, and a leader is known (ap: running)."""
+        healthy, reason = self._node.health()
+        return pb.HealthReply(healthy=healthy, reason=reason)
 
     async def TransferLeader(
         self, request: pb.TransferLeaderRequest, context: Context
     ) -> pb.TransferLeaderReply:
         """Ask the leader to hand leadership to ``to``."""
+        node = self._node
+        if isinstance(node, ApNode):
+            return pb.TransferLeaderReply(accepted=False,
+                                          error="the ap consistency mode has no leader")
         try:
-            self._node.transfer_leader(request.to)
+            node.transfer_leader(request.to)
         except UnknownNode as exc:
             await _invalid(context, str(exc))
         except NotLeader as exc:
             return pb.TransferLeaderReply(accepted=False, error=str(exc))
         return pb.TransferLeaderReply(accepted=True)
+
+    async def Failpoint(
+        self, request: pb.FailpointRequest, context: Context
+    ) -> pb.FailpointReply:
+        """In-node faults (clock, disk): the cluster's token and ``--failpoints`` required."""
+        credentials = self._credentials
+        offered = [(str(k), v) for k, v in (context.invocation_metadata() or ())]
+        if credentials is None or not credentials.accepts(offered):
+            await context.abort(
+                grpc.StatusCode.UNAUTHENTICATED,
+                "the failpoint call needs this cluster's peer token (see --peer-secret-file)",
+            )
+        failpoints = self._failpoints
+        if failpoints is None or not failpoints.enabled:
+            await context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                "failpoints are off on this node (start it with --failpoints)",
+            )
+            raise AssertionError("unreachable: abort raises")  # pragma: no cover
+        try:
+            return failpoints.apply(request)
+        except FailpointRefused as exc:
+            await _invalid(context, str(exc))
+
+
+class ApKvService(pb_grpc.KvServicer):
+    """Get, Put, Delete and Cas of the ap mode: answered by this replica alone (UNSAFE).
+
+    Args:
+        node: the running ap node.
+    """
+
+    def __init__(self, node: ApNode) -> None:
+        self._node = node
+
+    def reply(self, status: pb.KvReply.Status.ValueType, **fields: object) -> pb.KvReply:
+        """A reply from this node (an ap cluster has no leader to name)."""
+        return pb.KvReply(status=status, node_id=self._node.settings.id,
+                          **fields)  # type: ignore[arg-type]
+
+    async def Get(self, request: pb.GetRequest, context: Context) -> pb.KvReply:
+        """This replica's value, whatever consistency was asked for."""
+        await _checked_get(request, context)
+        node = self._node
+        if node.failed.is_set():
+            return self.reply(S.UNAVAILABLE, error=f"node stopped: {node.failure}")
+        return value_reply(self.reply, node.read(request.key))
+
+    async def Put(self, request: pb.PutRequest, context: Context) -> pb.KvReply:
+        """Set a key on this replica."""
+        return await self._write(request, context)
+
+    async def Delete(self, request: pb.DeleteRequest, context: Context) -> pb.KvReply:
+        """Delete a key on this replica (a tombstone that replicates)."""
+        return await self._write(request, context)
+
+    async def Cas(self, request: pb.CasRequest, context: Context) -> pb.KvReply:
+        """Compare-and-set against this replica's value (not atomic cluster-wide)."""
+        return await self._write(request, context)
+
+    async def _write(
+        self, request: pb.PutRequest | pb.DeleteRequest | pb.CasRequest, context: Context
+    ) -> pb.KvReply:
+        try:
+            command = command_of(request)
+            check_command(command)
+        except InvalidCommand as exc:
+            await _invalid(context, str(exc))
+        try:
+            result = await self._node.execute(command)
+        except NodeStopped as exc:
+            return self.reply(S.UNAVAILABLE, error=f"node stopped: {exc}")
+        return result_reply(self.reply, result)

@@ -9,8 +9,9 @@ lane's sender task drains it into ``Deliver`` calls of at most
 of large appends never passes the receiver's message limit, and heartbeats never
 wait behind appends; snapshots go through the chunked ``InstallSnapshot`` stream.
 Every call carries the cluster's peer token and id (``auth``), over mutual TLS when
-configured. Forwarded client writes use the control connection, hence the same link
-proxy: a partition that cuts a link cuts forwarding over it too. Channels use gRPC
+configured. Forwarded client writes (and lease-mode reads) and the ``ap`` mode's
+anti-entropy use the control connection, hence the same link proxy: a partition that
+cuts a link cuts them too. Channels use gRPC
 keepalive, so a connection blackholed by a partition is declared dead within about
 ``2 * keepalive`` and re-established once the peer answers again.
 """
@@ -362,6 +363,21 @@ class PeerTransport:
         """
         sender = self._senders[peer]
         reply: pb.KvReply = await sender.stub.Forward(
+            request, timeout=timeout_s, metadata=sender.metadata
+        )
+        return reply
+
+    async def sync(
+        self, peer: NodeId, request: pb.SyncRequest, timeout_s: float
+    ) -> pb.SyncReply:
+        """Push ``ap`` versions to ``peer`` over its control connection.
+
+        Raises:
+            KeyError: ``peer`` is not a peer of this node.
+            grpc.aio.AioRpcError: the call failed (the versions are sent again later).
+        """
+        sender = self._senders[peer]
+        reply: pb.SyncReply = await sender.stub.Sync(
             request, timeout=timeout_s, metadata=sender.metadata
         )
         return reply

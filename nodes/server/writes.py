@@ -25,6 +25,7 @@ from nodes.kv import (
     Command,
     Delete,
     InvalidCommand,
+    KvResult,
     Mismatch,
     NotFound,
     Ok,
@@ -103,6 +104,22 @@ def check_command(command: Command) -> int:
         msg = f"the command encodes to {encoded} bytes; the limit is {MAX_COMMAND_BYTES} bytes"
         raise InvalidCommand(msg)
     return encoded
+
+
+def result_reply(reply: Callable[..., pb.KvReply], result: KvResult) -> pb.KvReply:
+    """The reply for an applied command's result (``reply`` names the answering node)."""
+    if isinstance(result, Ok):
+        return reply(S.OK, **({} if result.value is None else {"value": result.value}))
+    if isinstance(result, NotFound):
+        return reply(S.NOT_FOUND)
+    if isinstance(result, Mismatch):
+        extra = {} if result.current is None else {"value": result.current}
+        return reply(S.MISMATCH, error="mismatch", **extra)
+    if isinstance(result, StaleSequence):
+        return reply(S.STALE_SEQUENCE, error=f"the session already applied seq {result.last_seq}")
+    if isinstance(result, Rejected):
+        return reply(S.REJECTED, error=result.reason)
+    return reply(S.OK)
 
 
 def _never_sent(exc: grpc.aio.AioRpcError) -> bool:
@@ -205,24 +222,20 @@ class WritePath:
             return self.reply(S.UNAVAILABLE, error=f"not applied: {outcome.reason}")
         if not isinstance(outcome, Applied):
             return self.reply(S.UNKNOWN, error=outcome.reason)
-        result = outcome.result
-        if isinstance(result, Ok):
-            return self.reply(S.OK, **({} if result.value is None else {"value": result.value}))
-        if isinstance(result, NotFound):
-            return self.reply(S.NOT_FOUND)
-        if isinstance(result, Mismatch):
-            extra = {} if result.current is None else {"value": result.current}
-            return self.reply(S.MISMATCH, error="mismatch", **extra)
-        if isinstance(result, StaleSequence):
-            return self.reply(
-                S.STALE_SEQUENCE, error=f"the session already applied seq {result.last_seq}"
-            )
-        if isinstance(result, Rejected):
-            return self.reply(S.REJECTED, error=result.reason)
-        return self.reply(S.OK)
+        return result_reply(self.reply, outcome.result)
 
     def _settled(self, size: int) -> None:
         self.pending_bytes -= size
+
+    async def forward(
+        self, leader: int, request: pb.ForwardRequest, budget_s: float
+    ) -> pb.KvReply:
+        """Hand ``request`` to the leader over the peer link and return its reply.
+
+        Raises:
+            InvalidCommand: the leader found the request invalid.
+        """
+        return await self._forward(leader, request, budget_s)
 
     async def _forward(
         self, leader: int, request: pb.ForwardRequest, budget_s: float

@@ -8,12 +8,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from experiments.schedule import SIMULATOR_KINDS, SIMULATOR_WEIGHTS, NemesisKind, generate
+from experiments.schedule import (
+    SIMULATOR_KINDS,
+    SIMULATOR_WEIGHTS,
+    FaultSpec,
+    NemesisKind,
+    generate,
+)
 
 ALL = tuple(NemesisKind)
 
 
-def _windows(schedule_faults: tuple) -> dict[tuple[float, float], list[NemesisKind]]:
+def _windows(
+    schedule_faults: tuple[FaultSpec, ...],
+) -> dict[tuple[float, float], list[NemesisKind]]:
     windows: dict[tuple[float, float], list[NemesisKind]] = {}
     for fault in schedule_faults:
         windows.setdefault((fault.at_s, fault.end_s), []).append(fault.kind)

@@ -126,3 +126,21 @@ class TestJsonAndSweeps:
 
         assert 2 == code
         assert "127.0.0.1:9" in err
+
+
+class TestReplay:
+    """A run directory's experiment.yaml replays the run with no options at all."""
+
+    def test_resolved_file_brings_its_seed_and_backend(self, tmp_path: Path) -> None:
+        """Running runs/latest/experiment.yaml repeats seed and backend, same history."""
+        run(str(write(tmp_path, SHORT)), "--backend", "sim", "--seed", "4",
+            "--out", str(tmp_path / "first"))
+        resolved = tmp_path / "first" / "latest" / "experiment.yaml"
+        code, _, _ = run(str(resolved), "--out", str(tmp_path / "again"))
+
+        def history(root: Path) -> str:
+            return (root / "latest" / "history.jsonl").read_text()
+
+        assert 0 == code
+        assert history(tmp_path / "first") == history(tmp_path / "again")
+        assert (tmp_path / "again" / "latest").resolve().name.endswith("-sim-4")

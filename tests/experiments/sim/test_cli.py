@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from experiments.cli import main
 from experiments.schedule import NemesisKind
-from experiments.sim.cli import parse_nemeses, parse_seeds, reproduce_command
-from experiments.sim.run import SimSpec
+from experiments.sim.cli import parse_nemeses, parse_seeds, parse_weights, reproduce_command
+from experiments.sim.run import ALL_NEMESES, DEFAULT_WEIGHTS, SimSpec
 
 
 class TestParsing:
@@ -39,7 +39,10 @@ class TestParsing:
 
     def test_reproduce_command_names_everything_needed(self) -> None:
         """The reproduce line pins seed, size, duration, nemeses and bug."""
-        spec = SimSpec(nodes=3, duration_s=20, nemeses=(NemesisKind.KILL,), bug="no-session-dedupe")
+        spec = SimSpec(
+            nodes=3, duration_s=20, nemeses=(NemesisKind.KILL,), weights=None, compose=0.25,
+            bug="no-session-dedupe",
+        )
 
         line = reproduce_command(spec, 12)
 
@@ -48,6 +51,35 @@ class TestParsing:
             "--compose 0.25 "
             "--bug no-session-dedupe" == line
         )
+
+    def test_all_means_the_weighted_default_mix(self) -> None:
+        """``all``, or no nemesis without a bug, is the weighted default mix; named faults,
+        and a bug's own, are drawn equally often."""
+        assert DEFAULT_WEIGHTS == parse_weights(("all",), None)
+        assert DEFAULT_WEIGHTS == parse_weights((), None)
+        assert DEFAULT_WEIGHTS == parse_weights(("all",), "votes-not-persisted")
+        assert parse_weights((), "votes-not-persisted") is None
+        assert parse_weights(("kill,loss",), None) is None
+
+    def test_reproduce_command_of_the_default_mix_says_all(self) -> None:
+        """The default mix is reproduced by ``--nemesis all``, which draws it again by weight."""
+        spec = SimSpec(duration_s=20, recovery_s=5, bug="votes-not-persisted")
+
+        line = reproduce_command(spec, 3)
+
+        assert (
+            "chaoslab sim --seeds 3 --nodes 5 --duration 20 --recovery 5 --nemesis all "
+            "--compose 0.8 --bug votes-not-persisted" == line
+        )
+
+    def test_every_kind_named_is_drawn_equally_often(self) -> None:
+        """Naming every kind one by one is not ``all``: the reproduce line keeps the list,
+        so the same uniform draws come back."""
+        spec = SimSpec(weights=None, compose=0.25)
+
+        line = reproduce_command(spec, 3)
+
+        assert "--nemesis " + ",".join(k.value for k in ALL_NEMESES) in line
 
 
 class TestCommand:
@@ -81,6 +113,37 @@ class TestCommand:
         assert 1 == result.exit_code, result.output
         assert (tmp_path / "seed-1" / "history.jsonl").is_file()
         assert "reproduce: chaoslab sim --seeds 1" in result.output
+
+    @pytest.mark.parametrize(
+        ("args", "weighted", "compose"),
+        [
+            (["--nemesis", "all", "--bug", "votes-not-persisted"], True, 0.8),
+            ([], True, 0.8),
+            (["--bug", "votes-not-persisted"], False, 1.0),
+            (["--nemesis", "kill,loss"], False, 0.25),
+            (["--nemesis", "all", "--compose", "0.5"], True, 0.5),
+        ],
+    )
+    def test_which_mix_reaches_the_sweep(
+        self, monkeypatch: pytest.MonkeyPatch, args: list[str], weighted: bool, compose: float
+    ) -> None:
+        """``all`` (named, or by default without a bug) sweeps the weighted default mix,
+        composed 0.8 unless ``--compose`` says otherwise; a bug's own faults and named
+        faults are drawn equally often, with their own composition."""
+        specs: list[SimSpec] = []
+
+        def fake_sweep(spec: SimSpec, *_: object, **__: object) -> list[object]:
+            specs.append(spec)
+            return []
+
+        monkeypatch.setattr("experiments.sim.cli.sweep", fake_sweep)
+
+        result = CliRunner().invoke(main, ["sim", "--seeds", "1", *args])
+
+        assert 0 == result.exit_code, result.output
+        (spec,) = specs
+        assert (DEFAULT_WEIGHTS if weighted else None) == spec.weights
+        assert compose == spec.compose
 
     def test_bad_input_exits_2(self) -> None:
         """A malformed seed range is a usage error naming the problem."""

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 
 import pytest
 
 from experiments.checkers import check_linearizable
 from experiments.history import format_history, parse_history
-from experiments.schedule import NemesisKind
+from experiments.schedule import NemesisKind, generate
 from experiments.sim.bugs import BUGS
 from experiments.sim.cluster import NodeVariant, SimTiming
-from experiments.sim.run import SimSpec, run_seed
+from experiments.sim.run import (
+    ALL_NEMESES,
+    DEFAULT_MIX_COMPOSE,
+    DEFAULT_WEIGHTS,
+    SimSpec,
+    run_seed,
+    schedule_of,
+)
 from experiments.workload import WorkloadSpec
 
 SHORT = SimSpec(
@@ -42,7 +50,7 @@ class TestCorrectNode:
     @pytest.mark.parametrize("kind", list(NemesisKind), ids=lambda k: k.value)
     def test_each_nemesis_keeps_the_store_linearizable_and_live(self, kind: NemesisKind) -> None:
         """Under every single fault kind the production node stays linearizable and recovers."""
-        spec = replace(SHORT, nemeses=(kind,))
+        spec = replace(SHORT, nemeses=(kind,), weights=None)
         for seed in (1, 2):
             result = run_seed(spec, seed)
 
@@ -57,7 +65,7 @@ class TestCorrectNode:
         """With frequent snapshots, crashes land in the middle of snapshot writes too,
         and the cluster still recovers correct and live."""
         spec = replace(
-            SHORT, nemeses=(NemesisKind.RESTARTS,), timing=SimTiming(snapshot_every=5)
+            SHORT, nemeses=(NemesisKind.RESTARTS,), weights=None, timing=SimTiming(snapshot_every=5)
         )
         for seed in (4, 5, 6):
             result = run_seed(spec, seed)
@@ -86,6 +94,7 @@ class TestSeededBugs:
             duration_s=20.0,
             bug=bug,
             nemeses=BUGS[bug].nemeses,
+            weights=None,
             compose=BUGS[bug].compose,
         )
 
@@ -99,14 +108,59 @@ class TestSeededBugs:
         very faults that expose the bug."""
         variant = NodeVariant(config_overrides={"unsafe_skip_leader_noop": True})
         bug = BUGS["commit-prior-term"]
-        spec = replace(SHORT, duration_s=20.0, nemeses=bug.nemeses, compose=bug.compose)
+        spec = replace(
+            SHORT, duration_s=20.0, nemeses=bug.nemeses, weights=None, compose=bug.compose
+        )
 
         for seed in (1, 2, 3):
             result = run_seed(spec, seed, variant=variant)
 
             assert result.ok, f"seed {seed}: {result.invariants} {result.linearizable.lines}"
 
+    @pytest.mark.slow
+    @pytest.mark.parametrize("bug", sorted(BUGS))
+    def test_default_mix_catches_every_bug_without_hints(self, bug: str) -> None:
+        """The default mix, which knows nothing of the bug it hunts, catches every seeded
+        bug within the first 40 seeds (``chaoslab sim --bug NAME --nemesis all``)."""
+        spec = replace(SHORT, duration_s=20.0, recovery_s=5.0, bug=bug)
+
+        caught = next((seed for seed in range(1, 41) if not run_seed(spec, seed).ok), None)
+
+        assert caught is not None, f"{bug} survived seeds 1..40 of the default mix"
+
     def test_unknown_bug_is_rejected(self) -> None:
         """Naming a bug that does not exist is bad input, with the known names listed."""
         with pytest.raises(ValueError, match="no-session-dedupe"):
             replace(SHORT, bug="no-such-bug")
+
+
+class TestSpec:
+    def test_defaults_are_the_default_mix(self) -> None:
+        """A spec's defaults are ``chaoslab sim``'s: every nemesis, weighted, 80% composed."""
+        spec = SimSpec()
+
+        assert (ALL_NEMESES, DEFAULT_WEIGHTS, DEFAULT_MIX_COMPOSE) == (
+            spec.nemeses, spec.weights, spec.compose
+        )
+
+    def test_weights_must_match_the_nemeses(self) -> None:
+        """New nemeses with the default weights are bad input, and the error says how to
+        draw them equally often."""
+        with pytest.raises(ValueError, match=r"one per nemesis \(1\), got 12.*weights=None"):
+            replace(SHORT, nemeses=(NemesisKind.KILL,))
+
+    def test_bad_weight_is_rejected_naming_the_kind(self) -> None:
+        """A negative weight is refused when the spec is made, naming its kind."""
+        with pytest.raises(ValueError, match="pause"):
+            replace(SHORT, nemeses=(NemesisKind.KILL, NemesisKind.PAUSE), weights=(1.0, -1.0))
+
+    def test_unweighted_schedule_is_the_plain_draw(self) -> None:
+        """Without weights a seed's schedule is ``generate``'s uniform draw, as it always was."""
+        spec = replace(SHORT, weights=None, compose=0.25)
+
+        expected = generate(
+            random.Random("5:schedule"), ALL_NEMESES, duration_s=14.0, recovery_s=6.0,
+            compose=0.25,
+        )
+
+        assert expected == schedule_of(spec, 5)
