@@ -3,8 +3,8 @@
 Rules: no IO, no clocks; randomness only from an injected ``random.Random``.
 A schedule says *what* happens *when* (seconds from the start of a run); which
 nodes a fault hits (the current leader, a random minority) is decided by the
-backend when the fault starts, with its own seeded RNG, because only then is
-the leader known.
+runner when the fault starts (``experiments.runner.faults``, with the run's seeded
+RNG), because only then is the leader known; the backend only applies it.
 """
 
 from __future__ import annotations

@@ -68,7 +68,7 @@ def _modules(path: Path) -> set[str]:
     return names
 
 
-CLIENT_SIDE = ("nodes.client", "nodes.errors", "nodes.kv")
+CLIENT_SIDE = ("nodes.client", "nodes.errors", "nodes.kv", "nodes.timing")
 """What experiments may use of nodes: the client, its errors, and the KV command types and
 limits the client validates with."""
 SIMULATOR = ("experiments/sim/", "experiments/backends/sim.py")

@@ -58,6 +58,7 @@ from experiments.docker.project import COMPOSE_FILE
 from experiments.errors import BackendFailure
 from experiments.schedule import NemesisKind
 from nodes.client import AsyncClient
+from nodes.timing import DEFAULT_ELECTION_TICKS
 from proxy.control import ToxiproxyControl
 from proxy.topology import Topology, toxiproxy_config
 
@@ -81,7 +82,7 @@ class DockerBackend:
 
     backend = "docker"
     poll_interval_s = 0.2
-    election_timeout_s = 2 * 15 * ComposeSettings().tick_ms / 1000
+    election_timeout_s = 2 * DEFAULT_ELECTION_TICKS * ComposeSettings().tick_ms / 1000
     """The compose nodes' longest election timeout (their tick is the compose file's)."""
 
     def __init__(

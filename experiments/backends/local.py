@@ -44,6 +44,7 @@ from experiments.cluster.state import ClusterError
 from experiments.errors import BackendFailure
 from experiments.schedule import NemesisKind
 from nodes.client import Client, FailpointRequest, FailpointSecretError, failpoint_metadata
+from nodes.timing import DEFAULT_ELECTION_TICKS, DEFAULT_HEARTBEAT_TICKS, DEFAULT_TICK_MS
 from proxy.control import ToxiproxyControl
 from proxy.topology import Topology
 
@@ -55,9 +56,9 @@ class LocalOptions:
     """How the local backend starts its cluster."""
 
     nodes: int = 5
-    tick_ms: int = 10
-    election_tick: int = 15
-    heartbeat_tick: int = 3
+    tick_ms: int = DEFAULT_TICK_MS
+    election_tick: int = DEFAULT_ELECTION_TICKS
+    heartbeat_tick: int = DEFAULT_HEARTBEAT_TICKS
     forward_writes: bool = True
     """Nodes forward writes they cannot serve to the leader (home-bound clients need it)."""
     data_dir: Path | None = None

@@ -37,6 +37,7 @@ from experiments.cluster.state import (
     state_path,
 )
 from nodes.client import Client, NodeView
+from nodes.timing import DEFAULT_ELECTION_TICKS, DEFAULT_HEARTBEAT_TICKS, DEFAULT_TICK_MS
 from proxy import injection
 from proxy.control import ProxyApiError, ToxiproxyControl
 from proxy.faults import FaultPlan, LossPlan
@@ -66,9 +67,9 @@ class UpOptions:
     """Use this running Toxiproxy (on this machine) instead of starting one."""
     toxiproxy_server: Path | str | None = None
     """Start this ``toxiproxy-server`` binary instead of the embedded server."""
-    tick_ms: int = 10
-    election_tick: int = 15
-    heartbeat_tick: int = 3
+    tick_ms: int = DEFAULT_TICK_MS
+    election_tick: int = DEFAULT_ELECTION_TICKS
+    heartbeat_tick: int = DEFAULT_HEARTBEAT_TICKS
     snapshot_every: int | None = None
     sync: str = "always"
     forward_writes: bool = False

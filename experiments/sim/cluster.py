@@ -37,6 +37,7 @@ from experiments.sim.ap import ApAck, ApPush, ApSync, boot_ap
 from experiments.sim.events import NS_PER_MS, Scheduler
 from experiments.sim.invariants import RaftInvariants
 from experiments.sim.network import LinkConditions, SimNetwork
+from experiments.spec.model import CONSISTENCIES
 from nodes.ap import ApReplica
 from nodes.clock import NodeClock
 from nodes.lease import LeaseReads, lease_ns
@@ -53,9 +54,9 @@ from nodes.storage import (
     WalStorage,
 )
 from nodes.storage.faults import DiskFailpoints, DiskFault, FaultyFileSystem
+from nodes.timing import DEFAULT_ELECTION_TICKS, DEFAULT_HEARTBEAT_TICKS, DEFAULT_TICK_MS
 
 DATA_DIR = PurePosixPath("/data")
-CONSISTENCIES = ("cp", "lease", "stale", "ap")
 MAX_READY_ROUNDS = 64
 """Bound on batches one wake-up of a node's Ready loop handles without a disk wait."""
 
@@ -64,9 +65,9 @@ MAX_READY_ROUNDS = 64
 class SimTiming:
     """Raft timing in the simulator, chosen to match the node server's defaults."""
 
-    tick_ms: int = 10
-    election_tick: int = 15
-    heartbeat_tick: int = 3
+    tick_ms: int = DEFAULT_TICK_MS
+    election_tick: int = DEFAULT_ELECTION_TICKS
+    heartbeat_tick: int = DEFAULT_HEARTBEAT_TICKS
     snapshot_every: int = 500
     """Small on purpose, so snapshot install is exercised in every long run."""
     fsync_us: tuple[int, int] = (200, 600)

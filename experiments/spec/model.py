@@ -27,6 +27,7 @@ from pydantic import (
 
 from experiments.schedule import TARGETS, NemesisKind
 from experiments.spec.quantities import Bound, format_duration, parse_bound, parse_duration
+from nodes.timing import DEFAULT_ELECTION_TICKS, DEFAULT_HEARTBEAT_TICKS, DEFAULT_TICK_MS
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 CONSISTENCIES = ("cp", "lease", "stale", "ap")
@@ -71,9 +72,9 @@ class Model(BaseModel):
 class Timing(Model):
     """Raft timing of the nodes (defaults: the node server's)."""
 
-    tick: Seconds = 0.01
-    election_ticks: int = Field(default=15, ge=2, le=10_000)
-    heartbeat_ticks: int = Field(default=3, ge=1, le=10_000)
+    tick: Seconds = DEFAULT_TICK_MS / 1000
+    election_ticks: int = Field(default=DEFAULT_ELECTION_TICKS, ge=2, le=10_000)
+    heartbeat_ticks: int = Field(default=DEFAULT_HEARTBEAT_TICKS, ge=1, le=10_000)
 
     @model_validator(mode="after")
     def _ratio(self) -> Timing:

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from typing import Generic, Literal, TypeVar
 
 from nodes.errors import NodeError
+from nodes.kv.commands import READ_CONSISTENCIES, ReadConsistency
 
 T = TypeVar("T")
 OutcomeStatus = Literal["ok", "fail", "info"]
-Consistency = Literal["linearizable", "stale"]
-CONSISTENCIES: tuple[Consistency, ...] = ("linearizable", "stale")
+Consistency = ReadConsistency
+CONSISTENCIES = READ_CONSISTENCIES
 
 
 class InvalidRequest(NodeError, ValueError):

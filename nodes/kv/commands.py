@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass
+from typing import Literal
 
 from nodes.errors import NodeError
 
@@ -20,6 +21,9 @@ MAX_KEY_BYTES = 1024
 MAX_VALUE_BYTES = 1024 * 1024
 """Longest value, in UTF-8 bytes."""
 FORMAT_VERSION = 1
+ReadConsistency = Literal["linearizable", "stale"]
+READ_CONSISTENCIES: tuple[ReadConsistency, ...] = ("linearizable", "stale")
+"""What a Get may ask for: a linearizable read (the default) or a local, stale one."""
 MAX_COMMAND_BYTES = 2 * MAX_VALUE_BYTES + MAX_KEY_BYTES + 4096
 """Encoded commands longer than this are rejected before parsing."""
 

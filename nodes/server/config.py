@@ -19,11 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from nodes.errors import NodeError
 from nodes.server.limits import HANDSHAKE_TIMEOUT_MS, IDLE_TIMEOUT_MS
+from nodes.timing import DEFAULT_ELECTION_TICKS, DEFAULT_HEARTBEAT_TICKS, DEFAULT_TICK_MS
 
 ENV_PREFIX = "CHAOSLAB_"
-DEFAULT_TICK_MS = 10
-DEFAULT_ELECTION_TICK = 15
-DEFAULT_HEARTBEAT_TICK = 3
 DEFAULT_CLUSTER_ID = "chaoslab"
 _CLUSTER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -150,8 +148,8 @@ class NodeSettings(BaseModel):
     handshake_timeout_ms: int = Field(default=HANDSHAKE_TIMEOUT_MS, ge=100)
     idle_timeout_ms: int = Field(default=IDLE_TIMEOUT_MS, ge=1000)
     tick_ms: int = Field(default=DEFAULT_TICK_MS, ge=1, le=10_000)
-    election_tick: int = Field(default=DEFAULT_ELECTION_TICK, ge=2)
-    heartbeat_tick: int = Field(default=DEFAULT_HEARTBEAT_TICK, ge=1)
+    election_tick: int = Field(default=DEFAULT_ELECTION_TICKS, ge=2)
+    heartbeat_tick: int = Field(default=DEFAULT_HEARTBEAT_TICKS, ge=1)
     sync: SyncMode = SyncMode.ALWAYS
     consistency: Consistency = Consistency.CP
     """The consistency mode; every node of a cluster must run the same one."""

@@ -24,7 +24,7 @@ from typing import Any, NoReturn
 import grpc
 import structlog
 
-from nodes.kv import Cas, Command, Delete, Get, InvalidCommand, Put
+from nodes.kv import READ_CONSISTENCIES, Cas, Command, Delete, Get, InvalidCommand, Put
 from nodes.raft import NO_NODE, Message, NotLeader, UnknownNode
 from nodes.replica import ReadFailed
 from nodes.rpc import chaoslab_pb2 as pb
@@ -43,7 +43,6 @@ _log = structlog.get_logger()
 
 S = pb.KvReply.Status
 Context = grpc.aio.ServicerContext[Any, Any]
-CONSISTENCIES = ("linearizable", "stale")
 
 
 def _budget(context: Context) -> float:
@@ -118,11 +117,11 @@ async def _checked_get(request: pb.GetRequest, context: Context) -> str:
     """The read's consistency ("linearizable" when unset); INVALID_ARGUMENT for an unknown
     one or a bad key."""
     consistency = request.consistency or "linearizable"
-    if consistency not in CONSISTENCIES:
+    if consistency not in READ_CONSISTENCIES:
         await _invalid(
             context,
             f"consistency {request.consistency[:40]!r} is unknown; expected one of "
-            + ", ".join(CONSISTENCIES),
+            + ", ".join(READ_CONSISTENCIES),
         )
     try:
         Get(key=request.key)

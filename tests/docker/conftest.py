@@ -66,11 +66,17 @@ def build_real_image(binary: Path) -> str:
     return REAL_IMAGE
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test under tests/docker with ``docker``."""
-    for item in items:
-        if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
-            item.add_marker(pytest.mark.docker)
+    """Mark every test under tests/docker with ``docker`` and run them last, in the order
+    pytest grouped them: the session's last compose cluster stays up until the session ends,
+    and five nodes with their healthchecks must not load the machine under the other tests."""
+    here = Path(__file__).parent
+    ours = [item for item in items if Path(str(item.fspath)).is_relative_to(here)]
+    for item in ours:
+        item.add_marker(pytest.mark.docker)
+    chosen = set(map(id, ours))
+    items[:] = [item for item in items if id(item) not in chosen] + ours
 
 
 @pytest.fixture(scope="session", name="engine")

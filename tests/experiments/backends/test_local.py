@@ -72,7 +72,6 @@ class TestInterrupt:
         import signal
         import subprocess
         import sys
-        import time
 
         experiment = tmp_path / "long.yaml"
         experiment.write_text(SHORT.replace("duration: 14s", "duration: 60s"))
@@ -85,12 +84,16 @@ class TestInterrupt:
              str(tmp_path / "runs")],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not any(work.glob("chaoslab-local-*/cluster.json")):
-            time.sleep(0.2)
-        time.sleep(6)  # inside the partition (it starts 2 s into the workload)
+        assert process.stdout is not None
+        seen: list[str] = []
+        for line in process.stdout:  # progress lines: "workload  3.1/60 s ..."
+            seen.append(line)
+            words = line.split()
+            if len(words) > 1 and words[0] == "workload" and float(words[1].split("/")[0]) >= 3:
+                break  # inside the partition (it starts 2 s into the workload)
         process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=60)
+        rest, _ = process.communicate(timeout=60)
+        output = "".join(seen) + rest
         survivors = [entry.name for entry in Path("/proc").iterdir()
                      if entry.name.isdigit() and str(work) in _cmdline(entry.name)]
 
