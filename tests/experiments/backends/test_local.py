@@ -63,6 +63,11 @@ def _cmdline(pid: str) -> str:
         return ""
 
 
+INTERRUPTIBLE = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+"""A suite started in a script's background inherits SIGINT ignored, and so would the run:
+give it the handler a terminal's Ctrl-C meets."""
+
+
 class TestInterrupt:
     """Ctrl-C heals every fault and stops the cluster, leaving nothing running."""
 
@@ -79,7 +84,8 @@ class TestInterrupt:
         work.mkdir()
         env = {**os.environ, "TMPDIR": str(work), "CHAOSLAB_LOG_LEVEL": "warning"}
         process = subprocess.Popen(
-            [sys.executable, "-c", "from experiments.cli import main; main()", "run",
+            [sys.executable, "-c", INTERRUPTIBLE + "from experiments.cli import main; main()",
+             "run",
              str(experiment), "--backend", "local", "--seed", "1", "--out",
              str(tmp_path / "runs")],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
