@@ -28,10 +28,10 @@ class TestDockerRun:
     """A whole run against a compose project of its own, removed afterwards."""
 
     def test_partition_and_kill_on_containers(
-        self, engine: Any, project: Any, tmp_path: Path
+        self, engine: Any, images: None, tmp_path: Path
     ) -> None:
-        """The run passes, both faults were observed, and its own project is gone (the
-        session project of the other docker tests only guarantees the images are built)."""
+        """The run passes, both faults were observed, and its own project is gone (it starts
+        a project of its own from the built images, so it runs once, not per proxy server)."""
         outcome = run_experiment(parse_experiment(SHORT), backend="docker", seed=2,
                                  runs_dir=tmp_path)
         checks = {c["name"]: c for c in outcome.results["checks"]}
