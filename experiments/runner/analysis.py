@@ -356,11 +356,12 @@ def fault_evidence(
     Evidence, by kind: cut links whose senders report undelivered messages during the
     window; probes across cut links that went unanswered while an uncut one answered; a
     killed or paused node seen unreachable; client operations bound to a cut-off node
-    that failed or timed out; a latency window slower than the quiet ones, or a probe that
-    took the added latency; crashes counted by the simulator for its storms. In-node
-    faults: the target itself reports them (``clock`` and ``disk`` events of its status:
-    its clock was skewed, a disk failpoint hit its writes), and a disk that fails must
-    also stop the node (it was seen unreachable).
+    that failed or timed out; a latency window slower than the quiet ones, or one where most
+    operations failed or timed out, or a probe that took the added latency; crashes counted
+    by the simulator for its storms. In-node faults: the target itself reports them
+    (``clock`` and ``disk`` events of its status: its clock was skewed, a disk failpoint
+    hit its writes), and a disk that fails must also stop the node (it was seen
+    unreachable).
     """
     kind = fault.fault
     inside = [
@@ -397,8 +398,10 @@ def fault_evidence(
         ):
             return f"median latency {p50:.1f} ms against {quiet_p50_ms:.1f} ms when quiet"
         failed = [op for op in inside if not answered(op)]
-        if failed and kind == "bandwidth":
-            return f"{len(failed)} operation(s) failed or timed out"
+        if failed and (kind == "bandwidth" or 2 * len(failed) >= len(inside)):
+            # so slow that most operations missed their deadline: the few answered quickly
+            # (refusals, stale leaders' replies) cannot show the added latency themselves
+            return f"{len(failed)} of {len(inside)} operation(s) failed or timed out"
     if kind in ("restarts", "leader-churn", "partition-leader-rolling"):
         moves = [
             e for e in events

@@ -153,3 +153,33 @@ class TestRecoveryAndEvidence:
                                undelivered_after={}, quiet_p50_ms=None)
 
         assert found is None
+
+
+LATENCY = FaultWindow(id=1, fault="latency", start=10 * S, end=20 * S,
+                      targets=("n1", "n2", "n3"), value={"ms": 100.0})
+
+
+class TestLatencyEvidence:
+    """A latency window shows itself by slower answers, or by answers that never came."""
+
+    def _history(self, timed_out: int, fast: int) -> History:
+        h = History()
+        for i in range(timed_out):
+            h.add(i, "write", "k", i, 11 + i * 0.1, 12 + i * 0.1, outcome="info")
+        for i in range(fast):
+            h.add(100 + i, "read", "k", None, 11 + i * 0.1, 11.005 + i * 0.1)
+        return h
+
+    def test_most_operations_timing_out_is_evidence(self) -> None:
+        """6 of 8 timed out; the two answered in 5 ms: the latency took effect."""
+        found = fault_evidence(LATENCY, self._history(6, 2).ops, [], undelivered_before={},
+                               undelivered_after={}, quiet_p50_ms=5.0)
+
+        assert found is not None and "6 of 8" in found
+
+    def test_a_few_timeouts_among_fast_answers_are_not(self) -> None:
+        """1 of 8 timed out and the rest were as fast as when quiet: no evidence."""
+        found = fault_evidence(LATENCY, self._history(1, 7).ops, [], undelivered_before={},
+                               undelivered_after={}, quiet_p50_ms=5.0)
+
+        assert found is None
