@@ -73,6 +73,14 @@ class TestStatusCommands:
 
         assert (0, 0, 2) == (health, code, json.loads(output)["id"])
 
+    def test_the_lean_healthcheck_agrees(self, shared_cluster: LocalCluster) -> None:
+        """The containers' probe (python3 -m nodes.rpc.healthcheck) says healthy too."""
+        from nodes.rpc.healthcheck import check
+
+        healthy, reason = check(shared_cluster.state().node(2).listen)
+
+        assert (True, True) == (healthy, reason.startswith("leader is node")), reason
+
     def test_transfer_leader_moves_leadership(self, shared_cluster: LocalCluster) -> None:
         """transfer-leader to a follower makes it the leader (bounded wait)."""
         leader = shared_cluster.wait_for_leader(30)
