@@ -36,7 +36,7 @@ from experiments.backends.base import (
     ResolvedFault,
 )
 from experiments.backends.loops import run_on_asyncio
-from experiments.backends.real import RealClient, heal_proxies, start_proxy_fault
+from experiments.backends.real import RealClient, heal_proxies, start_proxy_fault, undo_fault
 from experiments.docker import (
     ComposeProject,
     DockerCluster,
@@ -357,18 +357,8 @@ class DockerBackend:
 
     def undo(self, handle: Any) -> None:
         """Undo one fault."""
-        if isinstance(handle, tuple) and len(handle) == 3:
-            category, nodes, restart = handle
-            self._undo_in_node(category, nodes, restart=restart)
-            return
-        if isinstance(handle, tuple):
-            action, node = handle
-            if action == "kill":
-                self.restart(node)
-            else:
-                self.resume(node)
-            return
-        handle.undo()
+        undo_fault(handle, in_node=self._undo_in_node, restart=self.restart,
+                   resume=self.resume)
 
     def heal(self) -> None:
         """Restore every link, thaw paused containers, start killed ones."""

@@ -38,6 +38,7 @@ from experiments.backends.real import (
     heal_proxies,
     probe_links,
     start_proxy_fault,
+    undo_fault,
 )
 from experiments.cluster.local import LocalCluster, UpOptions
 from experiments.cluster.state import ClusterError
@@ -282,18 +283,8 @@ class LocalBackend:
 
     def undo(self, handle: Any) -> None:
         """Undo one fault."""
-        if isinstance(handle, tuple) and len(handle) == 3:
-            category, nodes, restart = handle
-            self._undo_in_node(category, nodes, restart=restart)
-            return
-        if isinstance(handle, tuple):
-            action, node = handle
-            if action == "kill":
-                self.restart(node)
-            else:
-                self.resume(node)
-            return
-        handle.undo()
+        undo_fault(handle, in_node=self._undo_in_node, restart=self.restart,
+                   resume=self.resume)
 
     def heal(self) -> None:
         """Restore every link, thaw paused nodes, restart killed ones."""

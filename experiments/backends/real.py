@@ -254,6 +254,30 @@ def probe_links(
     }
 
 
+def undo_fault(
+    handle: Any,
+    *,
+    in_node: Callable[..., None],
+    restart: Callable[[NodeId], None],
+    resume: Callable[[NodeId], None],
+) -> None:
+    """Undo what a real backend's ``apply`` returned: an in-node fault
+    ``(category, nodes, restart)``, a process fault ``("kill" | "pause", node)``, or a
+    started proxy fault (it undoes itself)."""
+    if isinstance(handle, tuple) and len(handle) == 3:
+        category, nodes, restart_stopped = handle
+        in_node(category, nodes, restart=restart_stopped)
+        return
+    if isinstance(handle, tuple):
+        action, node = handle
+        if action == "kill":
+            restart(node)
+        else:
+            resume(node)
+        return
+    handle.undo()
+
+
 def heal_proxies(control: ToxiproxyControl, topology: Topology) -> None:
     """Remove every toxic and enable every proxy of the topology (the safety net)."""
     try:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from experiments.errors import BackendFailure, BadInput
 from experiments.runner.api import RunOutcome, run_experiment
 from experiments.runner.progress import LiveProgress
 from experiments.runner.sweep import default_jobs, sweep
+from experiments.seeds import seed_range
 from experiments.spec import Experiment, ExperimentError, load_experiment
 
 EXIT_BAD_INPUT = 2
@@ -44,19 +44,14 @@ def parse_seeds(text: str) -> list[int]:
     Raises:
         click.BadParameter: anything else, or an empty range.
     """
-    match = re.fullmatch(r"\s*(\d+)\s*(?:\.\.\s*(\d+)\s*)?", text)
-    if match is None:
-        msg = f"expected N or A..B (e.g. 1..100), got {text!r}"
-        raise click.BadParameter(msg)
-    first = int(match.group(1))
-    last = int(match.group(2)) if match.group(2) else first
-    if last < first:
-        msg = f"empty range {text!r}: {last} < {first}"
-        raise click.BadParameter(msg)
-    if last - first >= 1_000_000:
+    try:
+        seeds = seed_range(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    if len(seeds) > 1_000_000:
         msg = f"{text!r}: at most 1,000,000 seeds in one sweep"
         raise click.BadParameter(msg)
-    return list(range(first, last + 1))
+    return list(seeds)
 
 
 def _bad_input(lines: list[str]) -> None:

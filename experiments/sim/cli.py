@@ -9,7 +9,6 @@ bad input.
 from __future__ import annotations
 
 import json
-import re
 import shlex
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from rich.table import Table
 
 from experiments import logs
 from experiments.schedule import NemesisKind
+from experiments.seeds import seed_range
 from experiments.sim.bugs import BUGS
 from experiments.sim.run import (
     ALL_NEMESES,
@@ -41,16 +41,11 @@ def parse_seeds(text: str) -> list[int]:
     Raises:
         click.BadParameter: anything else, or an empty range.
     """
-    match = re.fullmatch(r"\s*(\d+)\s*(?:\.\.\s*(\d+)\s*)?", text)
-    if match is None:
-        msg = f"expected N or A..B (e.g. 1..100), got {text!r}"
-        raise click.BadParameter(msg)
-    first = int(match.group(1))
-    last = int(match.group(2)) if match.group(2) else first
-    if last < first:
-        msg = f"empty range {text!r}: {last} < {first}"
-        raise click.BadParameter(msg)
-    return list(range(first, last + 1))
+    try:
+        seeds = seed_range(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    return list(seeds)
 
 
 def parse_nemeses(names: tuple[str, ...], bug: str | None) -> tuple[NemesisKind, ...]:
