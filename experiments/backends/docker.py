@@ -36,7 +36,13 @@ from experiments.backends.base import (
     ResolvedFault,
 )
 from experiments.backends.loops import run_on_asyncio
-from experiments.backends.real import RealClient, heal_proxies, start_proxy_fault, undo_fault
+from experiments.backends.real import (
+    RealClient,
+    heal_proxies,
+    start_process_fault,
+    start_proxy_fault,
+    undo_fault,
+)
 from experiments.docker import (
     ComposeProject,
     DockerCluster,
@@ -292,14 +298,9 @@ class DockerBackend:
 
     def apply(self, fault: ResolvedFault) -> Any:
         """Inject ``fault``; returns what ``undo`` needs."""
-        if fault.kind is NemesisKind.KILL:
-            (victim,) = fault.targets
-            self.kill(victim)
-            return ("kill", victim)
-        if fault.kind is NemesisKind.PAUSE:
-            (victim,) = fault.targets
-            self.pause(victim)
-            return ("pause", victim)
+        process = start_process_fault(fault, kill=self.kill, pause=self.pause)
+        if process is not None:
+            return process
         if fault.kind.in_node:
             return self._in_node(fault)
         if self._control is None or self._topology is None:

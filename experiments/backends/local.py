@@ -37,6 +37,7 @@ from experiments.backends.real import (
     StatusProbe,
     heal_proxies,
     probe_links,
+    start_process_fault,
     start_proxy_fault,
     undo_fault,
 )
@@ -212,14 +213,9 @@ class LocalBackend:
     def apply(self, fault: ResolvedFault) -> Any:
         """Inject ``fault``; returns what ``undo`` needs."""
         kind = fault.kind
-        if kind is NemesisKind.KILL:
-            (victim,) = fault.targets
-            self.kill(victim)
-            return ("kill", victim)
-        if kind is NemesisKind.PAUSE:
-            (victim,) = fault.targets
-            self.pause(victim)
-            return ("pause", victim)
+        process = start_process_fault(fault, kill=self.kill, pause=self.pause)
+        if process is not None:
+            return process
         if kind.in_node:
             return self._in_node(fault)
         if self._control is None or self._topology is None:

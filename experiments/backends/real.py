@@ -254,6 +254,25 @@ def probe_links(
     }
 
 
+def start_process_fault(
+    fault: ResolvedFault,
+    *,
+    kill: Callable[[NodeId], None],
+    pause: Callable[[NodeId], None],
+) -> tuple[str, NodeId] | None:
+    """Kill or pause the fault's victim and return the handle ``undo_fault`` takes; None
+    when ``fault`` is neither (the caller injects it otherwise)."""
+    if fault.kind is NemesisKind.KILL:
+        (victim,) = fault.targets
+        kill(victim)
+        return ("kill", victim)
+    if fault.kind is NemesisKind.PAUSE:
+        (victim,) = fault.targets
+        pause(victim)
+        return ("pause", victim)
+    return None
+
+
 def undo_fault(
     handle: Any,
     *,
