@@ -92,8 +92,11 @@ def fixture_engine() -> Any:
 
 @pytest.fixture(scope="session", name="images")
 def fixture_images(engine: Any) -> None:
-    """Build the node and embedded proxy images (once per session)."""
+    """Build the node and embedded proxy images (once per session), unless the caller
+    just did (``CHAOSLAB_IMAGES_BUILT=1``: ``.ci/run`` builds them before the suite)."""
     del engine
+    if os.environ.get("CHAOSLAB_IMAGES_BUILT") == "1":
+        return
     build = subprocess.run(
         [str(ROOT / "nodes/docker/build-images")],
         capture_output=True,

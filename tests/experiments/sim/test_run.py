@@ -85,10 +85,16 @@ class TestCorrectNode:
         assert result.stats["ok"] > 100
 
 
+FIRST_CATCH = {"no-session-dedupe": 6, "votes-not-persisted": 21}
+"""The first of seeds 1..25 that caught these bugs (the others: seed 1), measured 2026-12-01."""
+
+
 class TestSeededBugs:
     @pytest.mark.parametrize("bug", sorted(BUGS))
     def test_bug_is_caught_within_a_few_seeds(self, bug: str) -> None:
-        """The checkers catch every seeded bug within the first 25 seeds."""
+        """The checkers catch every seeded bug within the first 25 seeds (the seed that
+        first caught it when this was written is tried first, so a pass costs one run;
+        ``chaoslab bench bugs`` measures seeds-to-catch)."""
         spec = replace(
             SHORT,
             duration_s=20.0,
@@ -98,7 +104,9 @@ class TestSeededBugs:
             compose=BUGS[bug].compose,
         )
 
-        caught = next((seed for seed in range(1, 26) if not run_seed(spec, seed).ok), None)
+        first = FIRST_CATCH.get(bug, 1)
+        seeds = [first, *(seed for seed in range(1, 26) if seed != first)]
+        caught = next((seed for seed in seeds if not run_seed(spec, seed).ok), None)
 
         assert caught is not None, f"{bug} survived seeds 1..25"
 
