@@ -15,6 +15,8 @@ from typing import Any, Final
 from experiments.backends.base import Cluster
 from experiments.errors import BadInput
 from experiments.spec.model import Experiment, RandomNemesis
+from experiments.stores.load import load_store
+from experiments.stores.names import DEFAULT_STORE
 
 BACKENDS: Final = ("sim", "local", "docker")
 REAL_NODE_BUGS: Final[dict[str, dict[str, Any]]] = {
@@ -54,6 +56,8 @@ def refusals(backend: str, experiment: Experiment) -> list[str]:
     problems = []
     cluster = experiment.cluster
     kinds = _kinds(experiment)
+    if cluster.store != DEFAULT_STORE:
+        return _store_refusals(backend, experiment, kinds)
     if cluster.consistency == "ap":
         problems += [
             f"nemesis {kind.value}: aims at Raft's protocol moments, and the ap mode runs no "
@@ -94,6 +98,43 @@ def refusals(backend: str, experiment: Experiment) -> list[str]:
     return problems
 
 
+def _store_refusals(backend: str, experiment: Experiment, kinds: set[Any]) -> list[str]:
+    """Why a process store (``cluster.store`` other than chaoslab) cannot run here."""
+    cluster = experiment.cluster
+    try:
+        store = load_store(cluster.store)
+    except BadInput as exc:
+        return [str(exc)]
+    problems = []
+    if backend != "local":
+        problems.append(
+            f"cluster.store {cluster.store}: stores other than chaoslab run on the local "
+            f"backend (use --backend local), not {backend}"
+        )
+    if cluster.consistency not in store.consistency_modes:
+        offered = "; ".join(f"{m}: {what}" for m, what in store.consistency_modes.items())
+        problems.append(
+            f"cluster.consistency {cluster.consistency}: the {store.name} store offers {offered}"
+        )
+    if cluster.unsafe is not None:
+        problems.append(
+            f"cluster.unsafe {cluster.unsafe!r}: seeded bugs are chaoslab's own; the "
+            f"{store.name} store runs as it is"
+        )
+    for kind in sorted(kinds, key=lambda k: k.value):
+        if kind.simulator_only:
+            problems.append(
+                f"nemesis {kind.value}: only the simulator can aim a fault at a protocol "
+                f"moment; the {store.name} store runs for real"
+            )
+        elif kind.in_node:
+            problems.append(
+                f"nemesis {kind.value}: an in-node fault needs chaoslab's failpoints; the "
+                f"{store.name} store has none"
+            )
+    return problems
+
+
 def open_backend(
     backend: str, experiment: Experiment, seed: int, options: BackendOptions | None = None
 ) -> Cluster:
@@ -108,6 +149,24 @@ def open_backend(
     options = options or BackendOptions()
     cluster = experiment.cluster
     timing = cluster.timing
+    if cluster.store != DEFAULT_STORE:
+        from experiments.backends.stores import StoreLocalBackend  # noqa: PLC0415 - imported lazily on purpose
+        from experiments.stores.base import StoreTiming  # noqa: PLC0415 - imported lazily on purpose
+
+        server = (options.local or {}).get("toxiproxy_server")
+        return StoreLocalBackend(
+            load_store(cluster.store),
+            nodes=cluster.nodes,
+            timing=StoreTiming(
+                tick_ms=max(1, round(timing.tick * 1000)),
+                election_ticks=timing.election_ticks,
+                heartbeat_ticks=timing.heartbeat_ticks,
+            ),
+            consistency=cluster.consistency,
+            data_dir=options.data_dir,
+            keep=options.keep,
+            toxiproxy_server=None if server is None else str(server),
+        )
     if backend == "sim":
         from experiments.backends.sim import SimBackend  # noqa: PLC0415 - imported lazily on purpose
         from experiments.sim.bugs import BUGS  # noqa: PLC0415 - imported lazily on purpose

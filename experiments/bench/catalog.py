@@ -8,6 +8,8 @@ Rules: measurement only, bounded in runs and time; every run is a real ``chaosla
   acknowledged writes, availability quiet / majority / minority and recovery (median over
   the runs), wall time;
 - ``--sim-seeds N``: each experiment over seeds 1..N on the simulator;
+- ``--stores chaoslab,etcd``: the same experiments and seeds on each store (local), side
+  by side;
 - ``--recorder S``: ops/s of the same clients on one local cluster, S seconds with the
   runner's recording clients and S seconds with bare ``AsyncClient`` loops, back to back.
 """
@@ -33,6 +35,8 @@ from experiments.runner.engine import Engine
 from experiments.runner.plan import plan_run
 from experiments.runner.sweep import default_jobs, sweep
 from experiments.spec import load_experiment, parse_experiment
+from experiments.spec.model import with_store
+from experiments.stores.names import DEFAULT_STORE, check_store_name
 from nodes.client import AsyncClient
 
 
@@ -40,7 +44,9 @@ def _median(values: list[float]) -> float | None:
     return round(statistics.median(values), 4) if values else None
 
 
-def summarise(name: str, backend: str, outcomes: list[RunOutcome]) -> dict[str, Any]:
+def summarise(
+    name: str, backend: str, outcomes: list[RunOutcome], store: str = DEFAULT_STORE
+) -> dict[str, Any]:
     """One row: verdicts, violations, lost writes, availability and recovery medians."""
     def yields(side: str) -> list[float]:
         found = []
@@ -57,6 +63,7 @@ def summarise(name: str, backend: str, outcomes: list[RunOutcome]) -> dict[str, 
     return {
         "experiment": name,
         "backend": backend,
+        "store": store,
         "runs": len(outcomes),
         "pass": sum(1 for o in outcomes if o.verdict == "pass"),
         "fail": sum(1 for o in outcomes if o.verdict == "fail"),
@@ -73,14 +80,20 @@ def summarise(name: str, backend: str, outcomes: list[RunOutcome]) -> dict[str, 
 
 
 def run_catalog(
-    names: list[str], backend: str, *, seeds: list[int], out: Path, jobs: int
+    names: list[str],
+    backend: str,
+    *,
+    seeds: list[int],
+    out: Path,
+    jobs: int,
+    store: str = DEFAULT_STORE,
 ) -> list[dict[str, Any]]:
-    """Every named experiment over ``seeds`` on ``backend`` (those it supports)."""
+    """Every named experiment over ``seeds`` on ``backend`` and ``store`` (those it can run)."""
     rows = []
     for name in names:
-        experiment = load_experiment(catalog.path(name))
+        experiment = with_store(load_experiment(catalog.path(name)), store)
         if refusals(backend, experiment):
-            rows.append({"experiment": name, "backend": backend, "runs": 0,
+            rows.append({"experiment": name, "backend": backend, "store": store, "runs": 0,
                          "skipped": "; ".join(refusals(backend, experiment))})
             continue
         if backend == "sim":
@@ -92,7 +105,7 @@ def run_catalog(
                                source=str(catalog.path(name)))
                 for seed in seeds
             ]
-        rows.append(summarise(name, backend, outcomes))
+        rows.append(summarise(name, backend, outcomes, store))
     return rows
 
 
@@ -162,13 +175,17 @@ def measure_recorder(seconds: float) -> dict[str, Any]:
               help="Runs per experiment on real backends (seeds 1..N).")
 @click.option("--recorder", type=click.FloatRange(0, 600), default=0.0, show_default=True,
               help="Also measure the recording overhead for this many seconds (0: skip).")
+@click.option("--stores", default=DEFAULT_STORE, show_default=True,
+              help="Comma-separated stores to run each experiment on (chaoslab, etcd, "
+              "package.module:Class); stores other than chaoslab run on local only.")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False),
               default=Path("runs/bench-catalog"), show_default=True)
 @click.option("--jobs", type=click.IntRange(min=1), default=None)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def catalog_bench(ctx: click.Context, backends: str, names: str, sim_seeds: int, runs: int,
-                  recorder: float, out: Path, jobs: int | None, as_json: bool) -> None:
+                  stores: str, recorder: float, out: Path, jobs: int | None,
+                  as_json: bool) -> None:
     """The catalog on each backend: verdicts, violations, lost writes, availability, recovery."""
     settings = ctx.find_root().obj or {}
     logs.configure(settings.get("log_format", "auto"), "error")
@@ -180,11 +197,20 @@ def catalog_bench(ctx: click.Context, backends: str, names: str, sim_seeds: int,
     bad = sorted(set(wanted) - set(BACKENDS))
     if bad:
         raise click.BadParameter(f"unknown backend(s) {bad}", param_hint="--backends")
+    chosen_stores = [s.strip() for s in stores.split(",") if s.strip()]
+    for store in chosen_stores:
+        try:
+            check_store_name(store)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--stores") from None
     results: dict[str, Any] = {"catalog": []}
     for backend in wanted:
         seeds = list(range(1, (sim_seeds if backend == "sim" else runs) + 1))
-        results["catalog"] += run_catalog(chosen, backend, seeds=seeds, out=out,
-                                          jobs=jobs or default_jobs())
+        for store in chosen_stores:
+            if store != DEFAULT_STORE and backend != "local":
+                continue
+            results["catalog"] += run_catalog(chosen, backend, seeds=seeds, out=out,
+                                              jobs=jobs or default_jobs(), store=store)
     if recorder:
         results["recorder"] = measure_recorder(recorder)
     if as_json:
@@ -195,7 +221,7 @@ def catalog_bench(ctx: click.Context, backends: str, names: str, sim_seeds: int,
 
 def _print(console: Console, results: dict[str, Any]) -> None:
     table = Table(title="The catalog")
-    for column in ("experiment", "backend", "runs", "pass/fail/unknown", "violations",
+    for column in ("experiment", "backend", "store", "runs", "pass/fail/unknown", "violations",
                    "lost writes", "quiet", "majority", "minority", "recovery s", "wall s"):
         table.add_column(column)
 
@@ -204,11 +230,11 @@ def _print(console: Console, results: dict[str, Any]) -> None:
 
     for row in results["catalog"]:
         if not row["runs"]:
-            table.add_row(row["experiment"], row["backend"], "0", row["skipped"],
+            table.add_row(row["experiment"], row["backend"], row["store"], "0", row["skipped"],
                           *([""] * 7))
             continue
         table.add_row(
-            row["experiment"], row["backend"], str(row["runs"]),
+            row["experiment"], row["backend"], row["store"], str(row["runs"]),
             f"{row['pass']}/{row['fail']}/{row['unknown']}", str(row["violations"]),
             str(row["lost_writes"]), shown(row["quiet"]), shown(row["majority"]),
             shown(row["minority"]), shown(row["recovery_s"]), shown(row["wall_s"]),

@@ -35,6 +35,7 @@ from experiments.runner.verdict import (
 )
 from experiments.schedule import NemesisKind
 from experiments.spec.model import Experiment
+from experiments.stores.names import DEFAULT_STORE
 
 _log = structlog.get_logger()
 NS_PER_S = 1_000_000_000
@@ -71,10 +72,12 @@ class RunOutcome:
         }
 
 
-def reproduce_command(source: str | None, backend: str, seed: int) -> str:
-    """The one command that runs this experiment again with this seed."""
+def reproduce_command(source: str | None, backend: str, seed: int, store: str | None = None) -> str:
+    """The one command that runs this experiment again with this seed (on ``store``, when
+    it is not chaoslab: the file may have been run with ``--store``)."""
     target = source or "EXPERIMENT.yaml"
-    return f"chaoslab run {target} --backend {backend} --seed {seed}"
+    on_store = "" if store in (None, DEFAULT_STORE) else f" --store {store}"
+    return f"chaoslab run {target} --backend {backend} --seed {seed}{on_store}"
 
 
 def _back_up(
@@ -299,7 +302,7 @@ def run_experiment(
         plan, cluster, on_progress=on_progress,
         logs_dir=None if run_dir is None else run_dir / rundir.LOGS,
     )
-    command = reproduce_command(source, backend, seed)
+    command = reproduce_command(source, backend, seed, experiment.cluster.store)
     results: dict[str, Any] = {
         "format": FORMAT,
         "experiment": experiment.name,

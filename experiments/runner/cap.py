@@ -37,6 +37,7 @@ from experiments.runner.cli import (
     EXIT_INTERRUPTED,
     parse_seeds,
     quiet_simulator_logs,
+    store_override,
 )
 from experiments.runner.scorecard import SIDES, aggregate
 from experiments.runner.sweep import default_jobs, sweep
@@ -252,6 +253,9 @@ def run_cap(
 @click.option("--base-port", type=click.IntRange(1024, 60000), default=None,
               help="local: the nodes' port base (default: the first free block from 7100).")
 @click.option("--project", default=None, help="docker: the compose project to use.")
+@click.option("--store", default=None, metavar="NAME",
+              help="Judge this store instead of the file's cluster.store (etcd offers cp: "
+              "linearizable reads, stale: serializable reads).")
 @click.option("--check-time-limit", type=click.FloatRange(min=0.1), default=60.0,
               show_default=True, help="Seconds for each consistency search per run.")
 @click.pass_context
@@ -268,6 +272,7 @@ def cap(
     keep: bool,
     base_port: int | None,
     project: str | None,
+    store: str | None,
     check_time_limit: float,
 ) -> None:
     """The CAP scorecard: EXPERIMENT_FILE once per consistency mode, side by side
@@ -286,6 +291,8 @@ def cap(
         for line in exc.problems:
             click.echo(line, err=True)
         sys.exit(EXIT_BAD_INPUT)
+    if store is not None:
+        experiment = store_override(experiment, store)
     console = Console(stderr=as_json, highlight=False, width=None if sys.stdout.isatty() else 140)
     try:
         result, outcomes = run_cap(

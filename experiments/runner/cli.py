@@ -30,6 +30,7 @@ from experiments.runner.progress import LiveProgress
 from experiments.runner.sweep import default_jobs, sweep
 from experiments.seeds import seed_range
 from experiments.spec import Experiment, ExperimentError, load_experiment
+from experiments.spec.model import with_store
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -72,6 +73,14 @@ def _load_all(paths: tuple[Path, ...]) -> list[tuple[Path, Experiment]]:
     if problems:
         _bad_input(problems)
     return loaded
+
+
+def store_override(experiment: Experiment, store: str) -> Experiment:
+    """``experiment`` on ``store`` (``--store``); a usage error (exit 2) for a bad name."""
+    try:
+        return with_store(experiment, store)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc).splitlines()[-1].strip(), param_hint="--store") from None
 
 
 def _refuse_unsupported(loaded: list[tuple[Path, Experiment]], backend: str) -> None:
@@ -185,6 +194,9 @@ def _local_options(toxiproxy_url: str | None, toxiproxy_server: Path | None,
 @click.option("--proxy-base-port", type=click.IntRange(1024, 60000), default=None,
               help="local: the proxies' port base.")
 @click.option("--project", default=None, help="docker: the compose project to use.")
+@click.option("--store", default=None, metavar="NAME",
+              help="Judge this store instead of the file's cluster.store: chaoslab, etcd, or "
+              "package.module:Class (an adapter of your own; local backend).")
 @click.option("--check-time-limit", type=click.FloatRange(min=0.1), default=60.0,
               show_default=True, help="Seconds for the linearizability search per run.")
 @click.pass_context
@@ -203,12 +215,15 @@ def run(
     toxiproxy_server: Path | None,
     proxy_base_port: int | None,
     project: str | None,
+    store: str | None,
     check_time_limit: float,
 ) -> None:
     """Run experiment files and judge every run (exit 0 pass, 1 fail, 2 bad input, 3 unknown)."""
     if seed is not None and seeds_text is not None:
         raise click.UsageError("give --seed N or --seeds A..B, not both")
     loaded = _load_all(experiments)
+    if store is not None:
+        loaded = [(path, store_override(experiment, store)) for path, experiment in loaded]
     backend = _chosen_backend(loaded, backend)
     if scheduler is not None and backend != "sim":
         raise click.UsageError("--scheduler runs simulator sweeps only: add --backend sim")

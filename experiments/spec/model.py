@@ -27,11 +27,11 @@ from pydantic import (
 
 from experiments.schedule import TARGETS, NemesisKind
 from experiments.spec.quantities import Bound, format_duration, parse_bound, parse_duration
+from experiments.stores.names import check_store_name
 from nodes.timing import DEFAULT_ELECTION_TICKS, DEFAULT_HEARTBEAT_TICKS, DEFAULT_TICK_MS
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 CONSISTENCIES = ("cp", "lease", "stale", "ap")
-STORES = ("chaoslab",)
 
 
 def _kebab(name: str) -> str:
@@ -100,12 +100,18 @@ class ClusterSpec(Model):
 
     nodes: int = Field(default=5, ge=1, le=9)
     consistency: Literal["cp", "lease", "stale", "ap"] = "cp"
-    store: Literal["chaoslab"] = "chaoslab"
+    store: str = "chaoslab"
+    """``chaoslab``, ``etcd``, or an adapter of your own as ``package.module:Class``."""
     unsafe: str | None = None
     """A seeded bug to switch on (``chaoslab sim --list-bugs``); needs ``allow-unsafe: true``."""
     allow_unsafe: bool = False
     """Say it explicitly: this run deliberately breaks the store."""
     timing: Timing = Field(default_factory=Timing)
+
+    @field_validator("store")
+    @classmethod
+    def _known_store(cls, value: str) -> str:
+        return check_store_name(value)
 
     @model_validator(mode="after")
     def _unsafe_is_explicit(self) -> ClusterSpec:
@@ -406,3 +412,14 @@ class Experiment(Model):
                 msg = f"@nemesis.{i}.groups: a node is in two groups"
                 raise ValueError(msg)
         return self
+
+
+def with_store(experiment: Experiment, store: str) -> Experiment:
+    """``experiment`` on another store (``--store``), validated like the file's own.
+
+    Raises:
+        ValueError: ``store`` names no store (the message lists the known ones).
+    """
+    data = experiment.model_dump(by_alias=True, mode="json")
+    data["cluster"]["store"] = check_store_name(store)
+    return Experiment.model_validate(data)
