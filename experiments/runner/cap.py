@@ -43,6 +43,8 @@ from experiments.runner.scorecard import SIDES, aggregate
 from experiments.runner.sweep import default_jobs, sweep
 from experiments.spec import Experiment, ExperimentError, load_experiment
 from experiments.spec.model import CONSISTENCIES
+from experiments.stores.load import load_store
+from experiments.stores.names import DEFAULT_STORE
 
 DEFAULT_MODES: Final = CONSISTENCIES
 UNSAFE: Final = {"lease": "UNSAFE under clock faults", "stale": "UNSAFE", "ap": "UNSAFE"}
@@ -66,6 +68,19 @@ def parse_modes(text: str) -> tuple[str, ...]:
                f"{', '.join(CONSISTENCIES)}, got {text!r}")
         raise click.BadParameter(msg)
     return modes
+
+
+def store_modes(store: str) -> tuple[str, ...]:
+    """Every consistency mode ``store`` offers, in ``CONSISTENCIES`` order (all four for
+    chaoslab's own node).
+
+    Raises:
+        BadInput: the store cannot be loaded.
+    """
+    if store == DEFAULT_STORE:
+        return DEFAULT_MODES
+    offered = load_store(store).consistency_modes
+    return tuple(mode for mode in CONSISTENCIES if mode in offered)
 
 
 def for_mode(experiment: Experiment, mode: str) -> Experiment:
@@ -238,9 +253,12 @@ def run_cap(
 
 @click.command()
 @click.argument("experiment_file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--modes", "modes_text", default=",".join(DEFAULT_MODES), show_default=True,
-              help="The consistency modes to compare: cp, and the UNSAFE lease, stale, ap.")
-@click.option("--backend", type=click.Choice(BACKENDS), default="sim", show_default=True)
+@click.option("--modes", "modes_text", default=None,
+              help="The consistency modes to compare: cp, and the UNSAFE lease, stale, ap "
+              "[default: every mode the store offers: all four for chaoslab, cp,stale for "
+              "etcd].")
+@click.option("--backend", type=click.Choice(BACKENDS), default=None,
+              help="[default: sim; local for a store other than chaoslab]")
 @click.option("--seed", type=click.IntRange(min=0), default=None,
               help="One seed for every mode (default: a random one, printed).")
 @click.option("--seeds", "seeds_text", default=None, help="A..B: every mode over these seeds.")
@@ -262,8 +280,8 @@ def run_cap(
 def cap(
     ctx: click.Context,
     experiment_file: Path,
-    modes_text: str,
-    backend: str,
+    modes_text: str | None,
+    backend: str | None,
     seed: int | None,
     seeds_text: str | None,
     out: Path,
@@ -280,8 +298,7 @@ def cap(
     input)."""
     if seed is not None and seeds_text is not None:
         raise click.UsageError("give --seed N or --seeds A..B, not both")
-    modes = parse_modes(modes_text)
-    quiet_simulator_logs(ctx, backend)
+    modes = parse_modes(modes_text) if modes_text is not None else None
     seeds = parse_seeds(seeds_text) if seeds_text else [
         seed if seed is not None else random.SystemRandom().randrange(1, 1_000_000)
     ]
@@ -293,6 +310,14 @@ def cap(
         sys.exit(EXIT_BAD_INPUT)
     if store is not None:
         experiment = store_override(experiment, store)
+    try:
+        modes = modes or store_modes(experiment.cluster.store)
+    except BadInput as exc:
+        click.echo(f"{experiment_file}: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    if backend is None:
+        backend = "sim" if experiment.cluster.store == DEFAULT_STORE else "local"
+    quiet_simulator_logs(ctx, backend)
     console = Console(stderr=as_json, highlight=False, width=None if sys.stdout.isatty() else 140)
     try:
         result, outcomes = run_cap(

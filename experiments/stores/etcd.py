@@ -21,7 +21,8 @@ leave a write's effect unknown (``info``). A read that failed changed nothing (`
 
 Status: ``Maintenance.Status`` at each member's own client port (never through a
 proxy): the member's id, the leader's id and the Raft term; ids are mapped to node ids
-as members answer.
+as members answer. Each member's ``/metrics`` (at most once a second) gives its count of
+failed sends per peer, the evidence that a loss or cut took effect.
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ import asyncio
 import contextlib
 import random
 import shutil
+import time
+import urllib.request
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, Final
 
 import grpc
@@ -52,6 +56,8 @@ CONSISTENCY_MODES: Final = {
     "cp": "linearizable reads (etcd's default: a ReadIndex round through the leader)",
     "stale": "serializable reads (the member answers from its own state; may be stale)",
 }
+METRICS_EVERY_S: Final = 1.0
+SENT_FAILURES: Final = "etcd_network_peer_sent_failures_total{"
 _DEFINITE: Final = ("etcdserver: too many requests", "etcdserver: no leader")
 """Server errors returned before anything was proposed."""
 _NEVER_SENT: Final = (
@@ -80,6 +86,8 @@ class EtcdStore:
         """etcd member id → node id (learnt from status answers)."""
         self._thread: LoopThread | None = None
         self._channels: dict[str, grpc.aio.Channel] = {}
+        self._metrics: dict[str, tuple[float, dict[NodeId, int]]] = {}
+        """Client address → (when read, failures per peer)."""
 
     # ---- members --------------------------------------------------------------------
 
@@ -156,9 +164,29 @@ class EtcdStore:
             if answer is not None:
                 self._ids[answer.header.member_id] = node
         return [
-            self._state(node, answer, addresses[node])
+            self._state(node, answer, addresses[node], self._failures(addresses[node], answer))
             for node, answer in zip(sorted(addresses), answers, strict=True)
         ]
+
+    def _failures(self, address: str, answer: Any) -> dict[NodeId, int]:
+        """The member's own count of messages it failed to send to each peer (its
+        ``etcd_network_peer_sent_failures_total``): the evidence of loss and cuts. Read at
+        most every ``METRICS_EVERY_S`` per member (the page is ~150 KB)."""
+        if answer is None:
+            return {}
+        now = time.monotonic()
+        cached = self._metrics.get(address)
+        if cached is not None and now - cached[0] < METRICS_EVERY_S:
+            return cached[1]
+        counts: dict[NodeId, int] = dict(cached[1]) if cached else {}
+        try:
+            with urllib.request.urlopen(f"http://{address}/metrics", timeout=1.0) as reply:
+                page = reply.read().decode(errors="replace")
+        except OSError:
+            return counts
+        counts |= sent_failures(page, self._ids)
+        self._metrics[address] = (now, counts)
+        return counts
 
     async def _status_of(self, address: str, timeout_s: float) -> Any:
         channel = self._channels.get(address)
@@ -174,7 +202,9 @@ class EtcdStore:
         except grpc.aio.AioRpcError:
             return None
 
-    def _state(self, node: NodeId, answer: Any, address: str) -> NodeState:
+    def _state(
+        self, node: NodeId, answer: Any, address: str, undelivered: Mapping[NodeId, int]
+    ) -> NodeState:
         if answer is None:
             return NodeState(id=node, role="unreachable", address=address)
         own = answer.header.member_id
@@ -188,6 +218,7 @@ class EtcdStore:
             leader=self._ids.get(answer.leader) if answer.leader else None,
             commit_index=answer.raft_index,
             address=address,
+            undelivered=dict(undelivered),
         )
 
     def close(self) -> None:
@@ -227,7 +258,10 @@ class EtcdClient:
         self.settings = settings
         self.serializable = serializable
         self._addresses = dict(addresses)
-        policy = settings.policy
+        # etcd has no client sessions: a write that may have applied is never retried.
+        policy = replace(
+            settings.policy, retry=replace(settings.policy.retry, retry_unknown_writes=False)
+        )
         listener = settings.on_breaker
         targets = [settings.home] if policy.routing == "home" else sorted(addresses)
         self._router: Router[NodeId] = Router(
@@ -365,6 +399,22 @@ class EtcdClient:
             return Attempted(result=Result.MISMATCH, value=current)
 
         return invoke
+
+
+def sent_failures(page: str, members: Mapping[int, NodeId]) -> dict[NodeId, int]:
+    """Failed sends per peer from a Prometheus ``/metrics`` page; ``members`` maps etcd
+    member ids to node ids (peers etcd names by an id not in it are left out)."""
+    by_hex = {f"{member:x}": node for member, node in members.items()}
+    counts: dict[NodeId, int] = {}
+    for line in page.splitlines():
+        if not line.startswith(SENT_FAILURES):
+            continue
+        labels, _, value = line.rpartition(" ")
+        peer = by_hex.get(labels.partition('To="')[2].partition('"')[0])
+        if peer is not None:
+            with contextlib.suppress(ValueError):
+                counts[peer] = int(float(value))
+    return counts
 
 
 def _value(reply: Any) -> str | None:

@@ -105,6 +105,11 @@ class RetryPolicy:
     backoff_max_s: float = 0.1
     max_attempts: int | None = None
     """Give up after this many attempts (None: only the deadline bounds them)."""
+    retry_unknown_writes: bool = True
+    """Retry a write after an attempt that may have applied it (a timeout, UNKNOWN). Safe
+    only where the store applies a retried command once (chaoslab's client sessions); a
+    store without them (etcd) must end such a write as ``info`` instead, or a put could
+    apply twice around another write and a retried cas report a mismatch it caused."""
 
     def __post_init__(self) -> None:
         if not self.timeout_s > 0 or not self.attempt_timeout_s > 0:
@@ -398,6 +403,8 @@ class Operation(Generic[Target]):
         if self.kind == "write" and result in _MAYBE_APPLIED:
             self.maybe_applied = True
         self._answered_by = target
+        if self.maybe_applied and not router.policy.retry.retry_unknown_writes:
+            return self._give_up(self.last_error)
         if (
             result is Result.NOT_LEADER
             and router.policy.routing == "any"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from experiments.stores.etcd import classify_error
+from experiments.stores.etcd import classify_error, sent_failures
 from nodes.client.policy import Result
 
 
@@ -48,3 +48,20 @@ def test_classification(code: grpc.StatusCode, details: str, result: Result) -> 
     attempted = classify_error(FakeError(code, details))
 
     assert (result, True) == (attempted.result, details in attempted.error)
+
+
+def test_sent_failures_are_read_per_peer_from_metrics() -> None:
+    """etcd's failed-send counters, mapped from member ids (hex in the labels) to nodes."""
+    page = "\n".join(
+        [
+            "# HELP etcd_network_peer_sent_failures_total The total number of send failures.",
+            "# TYPE etcd_network_peer_sent_failures_total counter",
+            'etcd_network_peer_sent_failures_total{To="8e9e05c52164694d"} 12',
+            'etcd_network_peer_sent_failures_total{To="91bc3c398fb3c146"} 3',
+            'etcd_network_peer_sent_failures_total{To="ffff"} 7',
+            'etcd_network_peer_sent_bytes_total{To="8e9e05c52164694d"} 999',
+        ]
+    )
+    members = {0x8E9E05C52164694D: 2, 0x91BC3C398FB3C146: 3}
+
+    assert {2: 12, 3: 3} == sent_failures(page, members)

@@ -10,6 +10,7 @@ from typing import ClassVar
 import pytest
 
 from experiments.errors import BadInput
+from experiments.runner.cap import store_modes
 from experiments.spec import ExperimentError, parse_experiment
 from experiments.stores.load import load_store
 
@@ -79,3 +80,16 @@ class TestLoadStore:
             parse_experiment("name: x\ncluster: {store: mongo}\nduration: 5s\nnemesis: []\n")
 
         assert any("chaoslab, etcd" in line for line in caught.value.problems)
+
+
+class TestCapModes:
+    @pytest.mark.parametrize(
+        ("store", "modes"),
+        [("chaoslab", ("cp", "lease", "stale", "ap")), ("etcd", ("cp", "stale"))],
+    )
+    def test_cap_compares_every_mode_the_store_offers(
+        self, store: str, modes: tuple[str, ...]
+    ) -> None:
+        """`chaoslab cap --store etcd` without --modes compares linearizable and
+        serializable reads; chaoslab's own node, all four modes."""
+        assert modes == store_modes(store)

@@ -113,6 +113,29 @@ class TestOutcomes:
             done.completion.value,
         )
 
+    @pytest.mark.parametrize("maybe", [Result.TIMEOUT, Result.UNKNOWN])
+    def test_without_sessions_a_write_that_may_have_applied_is_not_retried(
+        self, maybe: Result
+    ) -> None:
+        """retry_unknown_writes=False (a store without client sessions): the write ends as
+        info after its first maybe-applied attempt; no retry could apply it twice or report
+        a mismatch it caused itself."""
+        scripted = [Attempted(result=maybe), Attempted(result=Result.MISMATCH, value="9")]
+        done, targets = drive(router(retry_unknown_writes=False), "write", scripted)
+
+        assert (1, "info") == (len(targets), done.completion.status)
+
+    def test_without_sessions_refused_writes_and_reads_are_still_retried(self) -> None:
+        """Definite refusals change nothing, so they are retried as before."""
+        scripted = [Attempted(result=Result.UNAVAILABLE), Attempted(result=Result.OK)]
+        write, _ = drive(router(retry_unknown_writes=False), "write", scripted)
+        read, _ = drive(
+            router(retry_unknown_writes=False), "read",
+            [Attempted(result=Result.TIMEOUT), Attempted(result=Result.OK, value="1")],
+        )
+
+        assert ("ok", "ok") == (write.completion.status, read.completion.status)
+
     def test_max_attempts_bounds_the_attempts(self) -> None:
         """With max_attempts 2, a third attempt is never sent."""
         done, targets = drive(
