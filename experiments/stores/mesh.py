@@ -12,8 +12,11 @@ namespace of its own, see ``experiments.backends.stores``):
   real peer listener ``127.0.0.1:P``;
 * member ``s`` resolves its own name to ``127.0.0.1`` (itself, never through a proxy).
 
-Every address stays on loopback (127.0.0.0/8 is all loopback on Linux), so cutting
-``n1_n2`` cuts exactly what member 1 sends to member 2, as with chaoslab's nodes. Ports
+Every address stays on loopback (127.0.0.0/8 is all loopback on Linux). Cutting
+``n1_n2`` cuts every connection member 1 dials to member 2, in both directions: what
+member 1 sends to member 2 for a store that sends only on connections it dialled
+(chaoslab's nodes), but not for one that also receives on connections the receiver
+dialled (etcd's rafthttp streams), where a one-way cut is not one-way. Ports
 follow the local cluster's layout (``experiments.cluster.layout``): clients on
 ``B + i``, peers on ``B + 100 + i``, the Toxiproxy API on ``B + 200`` and client proxies
 just above it.
