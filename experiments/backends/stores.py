@@ -308,7 +308,14 @@ class StoreLocalBackend:
         if self.mesh is None:
             msg = f"the {self.store.name} cluster is not started"
             raise BackendFailure(msg)
-        return self.store.status(self._status_addresses, 0.5)
+        states = self.store.status(self._status_addresses, 0.5)
+        if not isinstance(states, list) or not all(isinstance(s, NodeState) for s in states):
+            msg = (
+                f"the {self.store.name} adapter's status() returned {type(states).__name__}: "
+                "expected a list of NodeState, one per member"
+            )
+            raise BackendFailure(msg)
+        return states
 
     def kill(self, node: NodeId) -> None:
         """SIGKILL the member."""

@@ -2,7 +2,8 @@
 
 Rules: an experiment names its store (``cluster: {store: NAME}``) by a short name of
 ``experiments.stores.names.STORES`` or as ``package.module:Attribute`` (a class,
-instantiated without arguments, or an instance) for an adapter of your own;
+instantiated without arguments, or an instance) for an adapter of your own, importable
+from ``PYTHONPATH`` or the working directory;
 ``load_store`` imports it and refuses, with a message naming what is missing, an object
 that is not a complete ``ProcessStore`` (``experiments.stores.base``).
 """
@@ -10,6 +11,8 @@ that is not a complete ``ProcessStore`` (``experiments.stores.base``).
 from __future__ import annotations
 
 import importlib
+import sys
+from pathlib import Path
 from typing import Any, cast
 
 from experiments.errors import BadInput
@@ -34,6 +37,10 @@ def load_store(name: str) -> ProcessStore:
         raise BadInput(str(exc)) from None
     path = STORES.get(name, name)
     module_name, _, attribute = path.partition(":")
+    here = str(Path.cwd())
+    if here not in sys.path:
+        # As uvicorn and gunicorn do: an adapter beside the experiment files imports.
+        sys.path.append(here)
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
 from experiments.backends import BackendOptions, open_backend, refusals
 from experiments.backends.stores import StoreLocalBackend, unshare_works
+from experiments.errors import BackendFailure
 from experiments.runner.api import run_experiment
 from experiments.spec import parse_experiment
+from experiments.stores.base import MemberCommand, MemberPlan, StoreTiming
 
 NAMESPACES = unshare_works()
 needs_namespaces = pytest.mark.skipif(
@@ -122,3 +125,46 @@ class TestRefusals:
         assert any(fragment in line for line in refusals(backend, experiment)), refusals(
             backend, experiment
         )
+
+
+class SleepyStore:
+    """An adapter whose members just sleep and whose status() forgot to return."""
+
+    name = "sleepy"
+    consistency_modes: ClassVar[dict[str, str]] = {"cp": "whatever"}
+
+    def prepare(self) -> None:
+        """Nothing to prepare."""
+
+    def member(self, plan: MemberPlan) -> MemberCommand:
+        """A process that runs long enough to be asked."""
+        del plan
+        return MemberCommand(argv=["sleep", "30"])
+
+    def status(self, addresses: object, timeout_s: float) -> None:
+        """Wrong: returns nothing."""
+        del addresses, timeout_s
+
+    def client(self, *args: object) -> None:
+        """Never called."""
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+@needs_namespaces
+def test_an_adapter_that_answers_wrongly_is_named_and_nothing_is_left(tmp_path: Path) -> None:
+    """A status() that does not return NodeStates stops the start with a message naming
+    the adapter and what it returned; the members and the proxy are stopped."""
+    cluster = StoreLocalBackend(
+        SleepyStore(),  # type: ignore[arg-type]
+        nodes=2,
+        timing=StoreTiming(tick_ms=10, election_ticks=15, heartbeat_ticks=3),
+        consistency="cp",
+        data_dir=tmp_path / "c",
+    )
+
+    with pytest.raises(BackendFailure, match=r"sleepy adapter's status\(\) returned NoneType"):
+        cluster.start()
+
+    assert [] == cluster.pids()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import types
 from collections.abc import Iterator
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -93,3 +94,19 @@ class TestCapModes:
         """`chaoslab cap --store etcd` without --modes compares linearizable and
         serializable reads; chaoslab's own node, all four modes."""
         assert modes == store_modes(store)
+
+
+def test_an_adapter_beside_the_experiment_imports_from_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`store: my_adapter:MyStore` finds my_adapter.py in the directory chaoslab runs in."""
+    (tmp_path / "chaoslab_cwd_adapter.py").write_text(
+        "from tests.experiments.stores.test_load import HalfStore\n\n"
+        "class Whole(HalfStore):\n"
+        "    def status(self, addresses, timeout_s):\n        return []\n\n"
+        "    def client(self, addresses, settings, consistency):\n        return None\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+
+    assert "half" == load_store("chaoslab_cwd_adapter:Whole").name
