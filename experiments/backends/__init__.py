@@ -15,6 +15,7 @@ from typing import Any, Final
 from experiments.backends.base import Cluster
 from experiments.errors import BadInput
 from experiments.spec.model import Experiment, RandomNemesis
+from experiments.stores.base import fault_refusals
 from experiments.stores.load import load_store
 from experiments.stores.names import DEFAULT_STORE
 
@@ -121,17 +122,7 @@ def _store_refusals(backend: str, experiment: Experiment, kinds: set[Any]) -> li
             f"cluster.unsafe {cluster.unsafe!r}: seeded bugs are chaoslab's own; the "
             f"{store.name} store runs as it is"
         )
-    for kind in sorted(kinds, key=lambda k: k.value):
-        if kind.simulator_only:
-            problems.append(
-                f"nemesis {kind.value}: only the simulator can aim a fault at a protocol "
-                f"moment; the {store.name} store runs for real"
-            )
-        elif kind.in_node:
-            problems.append(
-                f"nemesis {kind.value}: an in-node fault needs chaoslab's failpoints; the "
-                f"{store.name} store has none"
-            )
+    problems += fault_refusals(store.name, kinds)
     return problems
 
 

@@ -55,7 +55,7 @@ from experiments.cluster.layout import Layout, find_base
 from experiments.cluster.state import ClusterError
 from experiments.errors import BackendFailure
 from experiments.schedule import NemesisKind
-from experiments.stores.base import MemberPlan, ProcessStore, StoreTiming
+from experiments.stores.base import MemberPlan, ProcessStore, StoreTiming, fault_refusals
 from experiments.stores.mesh import NamedPeerTopology, named_peer_topology
 from proxy.control import ProxyApiError, ToxiproxyControl
 from proxy.topology import toxiproxy_config
@@ -137,18 +137,7 @@ class StoreLocalBackend:
 
     def refusals(self, kinds: set[NemesisKind]) -> list[str]:
         """Faults a process store cannot take: protocol-aimed and in-node ones."""
-        problems = []
-        for kind in sorted(kinds, key=lambda k: k.value):
-            if kind.simulator_only:
-                problems.append(
-                    f"{kind.value}: only the simulator can aim a fault at a protocol moment"
-                )
-            elif kind.in_node:
-                problems.append(
-                    f"{kind.value}: an in-node fault needs chaoslab's own failpoints; the "
-                    f"{self.store.name} store has none"
-                )
-        return problems
+        return fault_refusals(self.store.name, kinds)
 
     def start(self) -> None:
         """Plan the ports, start the proxy and every member, wait for a leader."""

@@ -24,12 +24,13 @@ store gets them for free.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from experiments.backends.base import ClientSettings, NodeId, NodeState, OpClient
+from experiments.schedule import NemesisKind
 
 if TYPE_CHECKING:
     from experiments.stores.mesh import NamedPeerTopology
@@ -128,6 +129,24 @@ class ProcessStore(Protocol):
 PROCESS_STORE_METHODS: tuple[str, ...] = ("prepare", "member", "status", "client", "close")
 """What a process store must define (checked when it is loaded)."""
 PROCESS_STORE_ATTRIBUTES: tuple[str, ...] = ("name", "consistency_modes")
+
+
+def fault_refusals(store: str, kinds: Iterable[NemesisKind]) -> list[str]:
+    """The faults no process store can take, one reason each: those only the simulator
+    can aim, and in-node clock and disk faults (they need chaoslab's failpoints)."""
+    problems = []
+    for kind in sorted(kinds, key=lambda k: k.value):
+        if kind.simulator_only:
+            problems.append(
+                f"nemesis {kind.value}: only the simulator can aim a fault at a protocol "
+                f"moment; the {store} store runs for real"
+            )
+        elif kind.in_node:
+            problems.append(
+                f"nemesis {kind.value}: an in-node fault needs chaoslab's failpoints; the "
+                f"{store} store has none"
+            )
+    return problems
 
 
 def missing_members(adapter: Any) -> list[str]:
