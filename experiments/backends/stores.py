@@ -51,7 +51,7 @@ from experiments.backends.real import (
     undo_fault,
 )
 from experiments.cluster import processes
-from experiments.cluster.layout import Layout, find_base
+from experiments.cluster.layout import find_base
 from experiments.cluster.state import ClusterError
 from experiments.errors import BackendFailure
 from experiments.schedule import NemesisKind
@@ -153,7 +153,6 @@ class StoreLocalBackend:
         self.directory.mkdir(parents=True, exist_ok=True)
         nodes = len(self.node_ids)
         base = find_base(nodes, with_proxy=True)
-        Layout(nodes=nodes, base_port=base, proxy_base_port=base + 200)  # checks the ports
         mesh = self.mesh = named_peer_topology(nodes, base)
         self._start_proxy(mesh)
         token = f"chaoslab-{uuid.uuid4().hex[:12]}"

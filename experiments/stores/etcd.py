@@ -48,7 +48,8 @@ from experiments.bench.kv.etcd import INSTALL_COMMAND, EtcdMissing, ensure_etcd
 from experiments.errors import BackendFailure
 from experiments.stores.base import MemberCommand, MemberPlan
 from experiments.workload import OpRequest
-from nodes.client.policy import NS_PER_S, Attempted, Finish, Result, Router
+from nodes.client.aio import drive_operation
+from nodes.client.policy import Attempted, Result, Router
 
 _log = structlog.get_logger()
 
@@ -311,23 +312,15 @@ class EtcdClient:
         else:
             old, new = request.value
             kind, invoke = "write", self._cas(request.key, old, new)
-        loop = asyncio.get_running_loop()
-        operation = self._router.begin(kind, _now_ns(loop))  # type: ignore[arg-type]
-        while True:
-            step = operation.next(_now_ns(loop))
-            if isinstance(step, Finish):
-                break
+
+        async def attempt(node: NodeId, timeout_s: float) -> Attempted[NodeId]:
             try:
-                attempted = await invoke(self._channel(step.target), step.timeout_ns / NS_PER_S)
+                result: Attempted[NodeId] = await invoke(self._channel(node), timeout_s)
             except grpc.aio.AioRpcError as exc:
-                attempted = classify_error(exc)
-            after = operation.record(step.target, attempted, _now_ns(loop))
-            if isinstance(after, Finish):
-                step = after
-                break
-            if after.delay_ns > 0:
-                await asyncio.sleep(after.delay_ns / NS_PER_S)
-        completion = step.completion
+                return classify_error(exc)
+            return result
+
+        completion = await drive_operation(self._router, kind, attempt)  # type: ignore[arg-type]
         done(
             OpDone(
                 type=completion.status,
@@ -440,7 +433,3 @@ def classify_error(exc: grpc.aio.AioRpcError | grpc.RpcError) -> Attempted[NodeI
     if any(s in lowered for s in _DEFINITE):
         return Attempted(result=Result.UNAVAILABLE, error=error)
     return Attempted(result=Result.UNKNOWN, error=error)
-
-
-def _now_ns(loop: asyncio.AbstractEventLoop) -> int:
-    return int(loop.time() * NS_PER_S)

@@ -35,11 +35,13 @@ from nodes.client.policy import (
     BreakerListener,
     BreakerPolicy,
     ClientPolicy,
+    Completion,
     Finish,
     Result,
     RetryPolicy,
     Router,
     Routing,
+    Target,
 )
 from nodes.kv import Cas, Delete, Get, Put
 from nodes.rpc import chaoslab_pb2 as pb
@@ -312,28 +314,39 @@ class AsyncClient:
         self, kind: Literal["read", "write"], invoke: Invoke, session: tuple[str, int] | None
     ) -> Outcome[str | None]:
         """Run one operation's attempts as the shared policy decides (``nodes.client.policy``)."""
-        loop = asyncio.get_running_loop()
-        operation = self._router.begin(kind, _now_ns(loop))
-        while True:
-            step = operation.next(_now_ns(loop))
-            if isinstance(step, Finish):
-                break
-            address = step.target
+
+        async def attempt(address: str, timeout_s: float) -> Attempted[str]:
             stub = pb_grpc.KvStub(self._channel(address))
             try:
-                reply = await invoke(stub, step.timeout_ns / NS_PER_S, session)
+                reply = await invoke(stub, timeout_s, session)
             except grpc.aio.AioRpcError as exc:
-                attempted = _attempted_error(address, exc)
-            else:
-                attempted = _attempted_reply(address, reply)
-            after = operation.record(address, attempted, _now_ns(loop))
-            if isinstance(after, Finish):
-                step = after
-                break
-            if after.delay_ns > 0:
-                await asyncio.sleep(after.delay_ns / NS_PER_S)
-        done = step.completion
+                return _attempted_error(address, exc)
+            return _attempted_reply(address, reply)
+
+        done = await drive_operation(self._router, kind, attempt)
         return Outcome(status=done.status, value=done.value, error=done.error, node=done.target)
+
+
+async def drive_operation(
+    router: Router[Target],
+    kind: Literal["read", "write"],
+    attempt: Callable[[Target, float], Awaitable[Attempted[Target]]],
+) -> Completion:
+    """Drive one operation through ``router``'s policy on the running loop: ``attempt``
+    sends to a target within a timeout (seconds) and says what came of it; back-offs are
+    slept here. Any store's asyncio client can drive the shared policy with it."""
+    loop = asyncio.get_running_loop()
+    operation = router.begin(kind, _now_ns(loop))
+    while True:
+        step = operation.next(_now_ns(loop))
+        if isinstance(step, Finish):
+            return step.completion
+        attempted = await attempt(step.target, step.timeout_ns / NS_PER_S)
+        after = operation.record(step.target, attempted, _now_ns(loop))
+        if isinstance(after, Finish):
+            return after.completion
+        if after.delay_ns > 0:
+            await asyncio.sleep(after.delay_ns / NS_PER_S)
 
 
 def _now_ns(loop: asyncio.AbstractEventLoop) -> int:
