@@ -341,18 +341,24 @@ class SimCluster:
     def _tick(self, node: SimNode, replica: Replica) -> None:
         if node.replica is not replica:
             return  # crashed since: its ticker died with it (a restart starts a new one)
-        self.scheduler.post_later(self.tick_interval(node), partial(self._tick, node, replica))
+        clock = node.clock
+        if clock is None or clock.rate == 1.0:
+            interval = self.timing.tick_ns
+        else:
+            interval = self.tick_interval(node)
+        self.scheduler.post_later(interval, partial(self._tick, node, replica))
         if node.paused:
             return
         replica.tick()
         if node.lease is not None:
             node.lease.tick()
-        self.pump(node.id)
+        self._pump(node)
 
     def _deliver(self, src: int, dst: int, message: Message | ApPush | ApAck) -> None:
         node = self.nodes[dst]
-        if not node.up:
-            return
+        replica = node.replica
+        if replica is None and node.ap is None:
+            return  # not up
         if node.paused:
             node.inbox.append((src, message))
             return
@@ -360,7 +366,6 @@ class SimCluster:
             if node.ap_sync is not None:
                 node.ap_sync.deliver(src, message)
             return
-        replica = node.replica
         if replica is None:
             return
         try:
@@ -368,7 +373,7 @@ class SimCluster:
         except InvariantViolation as exc:
             self._stop_for_good(node, str(exc))
             return
-        self.pump(dst)
+        self._pump(node)
 
     def _stop_for_good(self, node: SimNode, error: str) -> None:
         """The node fails stop, as the server does; the violation is a finding."""
@@ -378,24 +383,29 @@ class SimCluster:
     def pump(self, node_id: int) -> None:
         """Wake the node's Ready loop (``Replica``'s): cut a batch and write it; a batch
         that reached the disk finishes after a simulated fsync, any other at once."""
-        node = self.nodes[node_id]
+        self._pump(self.nodes[node_id])
+
+    def _pump(self, node: SimNode) -> None:
         replica = node.replica
+        if replica is None:
+            return
+        fs = node.fs
         for _ in range(MAX_READY_ROUNDS):
-            if replica is None or node.busy:
+            if node.busy:
                 return
             batch = replica.next_batch()
             if batch is None:
                 return
-            syncs = node.fs.syncs
+            syncs = fs.syncs
             try:
                 replica.write(batch)
             except SimulatedCrash:
-                self.crash_and_restart(node_id)
+                self.crash_and_restart(node.id)
                 return
             except StorageFailure as exc:
-                self.fail_stop(node_id, str(exc))
+                self.fail_stop(node.id, str(exc))
                 return
-            if node.fs.syncs != syncs:
+            if fs.syncs != syncs:
                 node.busy = True
                 delay = self.fsync_delay(node)
                 self.scheduler.post_later(delay, partial(self._synced, node, replica, batch))
@@ -420,7 +430,7 @@ class SimCluster:
             return
         node.busy = False
         if self._finish(node, replica, batch):
-            self.pump(node.id)
+            self._pump(node)
 
     def _finish(self, node: SimNode, replica: Replica, batch: ReadyBatch) -> bool:
         """Finish a written batch and send its messages; False: the node crashed."""

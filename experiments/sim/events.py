@@ -59,12 +59,21 @@ class Scheduler:
     def call_at(self, at: int, action: Callable[[], None]) -> Timer:
         """Run ``action`` at simulated time ``at``; the returned ``Timer`` can cancel it."""
         timer = Timer(action)
-        self.post_at(at, timer)
+        self._seq += 1
+        now = self.now
+        entry: tuple[int, int, Callable[[], None]] = (at if at > now else now, self._seq, timer)
+        heapq.heappush(self._queue, entry)
         return timer
 
     def call_later(self, delay: int, action: Callable[[], None]) -> Timer:
         """Run ``action`` after ``delay`` nanoseconds; the returned ``Timer`` can cancel it."""
-        return self.call_at(self.now + delay, action)
+        timer = Timer(action)
+        self._seq += 1
+        now = self.now
+        at = now + delay
+        entry: tuple[int, int, Callable[[], None]] = (at if at > now else now, self._seq, timer)
+        heapq.heappush(self._queue, entry)
+        return timer
 
     def run_until(self, until: int, *, max_events: int | None = None) -> bool:
         """Run every event due at or before ``until``, then set the clock to ``until``.

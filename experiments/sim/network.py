@@ -89,21 +89,24 @@ class SimNetwork(Generic[Payload]):
         """Send one message; it may be delayed, dropped or duplicated."""
         stats = self.stats
         stats.sent += 1
-        cond = self.conditions(src, dst)
+        link = (src, dst)
+        overrides = self.overrides
+        cond = overrides.get(link, self.default) if overrides else self.default
         rng = self.rng
-        if (
-            src in self.down
-            or (src, dst) in self._cut
-            or (cond.drop and rng.random() < cond.drop)
-        ):
+        drop = cond.drop
+        if src in self.down or link in self._cut or (drop and rng.random() < drop):
             self.lose(src, dst)
             return
-        copies = 2 if cond.duplicate and rng.random() < cond.duplicate else 1
-        stats.duplicated += copies - 1
+        duplicate = cond.duplicate
         arrive = partial(self._arrive, src, dst, payload)
-        for _ in range(copies):
-            delay = cond.latency + (int(rng.random() * cond.jitter) if cond.jitter else 0)
-            self.scheduler.post_later(delay, arrive)
+        post_later = self.scheduler.post_later
+        jitter = cond.jitter
+        if duplicate and rng.random() < duplicate:
+            stats.duplicated += 1
+            for _ in range(2):
+                post_later(cond.latency + (int(rng.random() * jitter) if jitter else 0), arrive)
+            return
+        post_later(cond.latency + (int(rng.random() * jitter) if jitter else 0), arrive)
 
     def _arrive(self, src: int, dst: int, payload: Payload) -> None:
         if dst in self.down or (src, dst) in self._cut:
