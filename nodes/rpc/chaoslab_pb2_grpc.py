@@ -250,6 +250,11 @@ class PeerStub:
                 request_serializer=nodes_dot_rpc_dot_chaoslab__pb2.MessageBatch.SerializeToString,
                 response_deserializer=nodes_dot_rpc_dot_chaoslab__pb2.DeliverReply.FromString,
                 _registered_method=True)
+        self.Stream = channel.stream_unary(
+                '/chaoslab.v1.Peer/Stream',
+                request_serializer=nodes_dot_rpc_dot_chaoslab__pb2.MessageBatch.SerializeToString,
+                response_deserializer=nodes_dot_rpc_dot_chaoslab__pb2.DeliverReply.FromString,
+                _registered_method=True)
         self.InstallSnapshot = channel.stream_unary(
                 '/chaoslab.v1.Peer/InstallSnapshot',
                 request_serializer=nodes_dot_rpc_dot_chaoslab__pb2.SnapshotChunk.SerializeToString,
@@ -276,6 +281,15 @@ class PeerServicer:
 
     def Deliver(self, request, context):
         """Many Raft messages in one call; fire-and-forget (Raft retransmits). Never SNAP.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Stream(self, request_iterator, context):
+        """The same batches on one long-lived call per sender and lane: what nodes use (a
+        write costs a fifth of a unary call). The reply, when the sender ends the stream,
+        counts the messages accepted. Never SNAP.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -309,6 +323,11 @@ def add_PeerServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Deliver': grpc.unary_unary_rpc_method_handler(
                     servicer.Deliver,
+                    request_deserializer=nodes_dot_rpc_dot_chaoslab__pb2.MessageBatch.FromString,
+                    response_serializer=nodes_dot_rpc_dot_chaoslab__pb2.DeliverReply.SerializeToString,
+            ),
+            'Stream': grpc.stream_unary_rpc_method_handler(
+                    servicer.Stream,
                     request_deserializer=nodes_dot_rpc_dot_chaoslab__pb2.MessageBatch.FromString,
                     response_serializer=nodes_dot_rpc_dot_chaoslab__pb2.DeliverReply.SerializeToString,
             ),
@@ -357,6 +376,33 @@ class Peer:
             request,
             target,
             '/chaoslab.v1.Peer/Deliver',
+            nodes_dot_rpc_dot_chaoslab__pb2.MessageBatch.SerializeToString,
+            nodes_dot_rpc_dot_chaoslab__pb2.DeliverReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Stream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/chaoslab.v1.Peer/Stream',
             nodes_dot_rpc_dot_chaoslab__pb2.MessageBatch.SerializeToString,
             nodes_dot_rpc_dot_chaoslab__pb2.DeliverReply.FromString,
             options,

@@ -95,6 +95,11 @@ class PeerStub:
     def __new__(cls, channel: _aio.Channel) -> PeerAsyncStub: ...
     Deliver: _grpc.UnaryUnaryMultiCallable[_chaoslab_pb2.MessageBatch, _chaoslab_pb2.DeliverReply]
     """Many Raft messages in one call; fire-and-forget (Raft retransmits). Never SNAP."""
+    Stream: _grpc.StreamUnaryMultiCallable[_chaoslab_pb2.MessageBatch, _chaoslab_pb2.DeliverReply]
+    """The same batches on one long-lived call per sender and lane: what nodes use (a
+    write costs a fifth of a unary call). The reply, when the sender ends the stream,
+    counts the messages accepted. Never SNAP.
+    """
     InstallSnapshot: _grpc.StreamUnaryMultiCallable[
         _chaoslab_pb2.SnapshotChunk, _chaoslab_pb2.DeliverReply
     ]
@@ -119,6 +124,11 @@ class PeerAsyncStub(PeerStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     Deliver: _aio.UnaryUnaryMultiCallable[_chaoslab_pb2.MessageBatch, _chaoslab_pb2.DeliverReply]  # type: ignore[assignment]
     """Many Raft messages in one call; fire-and-forget (Raft retransmits). Never SNAP."""
+    Stream: _aio.StreamUnaryMultiCallable[_chaoslab_pb2.MessageBatch, _chaoslab_pb2.DeliverReply]  # type: ignore[assignment]
+    """The same batches on one long-lived call per sender and lane: what nodes use (a
+    write costs a fifth of a unary call). The reply, when the sender ends the stream,
+    counts the messages accepted. Never SNAP.
+    """
     InstallSnapshot: _aio.StreamUnaryMultiCallable[
         _chaoslab_pb2.SnapshotChunk, _chaoslab_pb2.DeliverReply
     ]  # type: ignore[assignment]
@@ -146,6 +156,17 @@ class PeerServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_chaoslab_pb2.DeliverReply, _abc.Awaitable[_chaoslab_pb2.DeliverReply]]:
         """Many Raft messages in one call; fire-and-forget (Raft retransmits). Never SNAP."""
+
+    @_abc_1.abstractmethod
+    def Stream(
+        self,
+        request_iterator: _MaybeAsyncIterator[_chaoslab_pb2.MessageBatch],
+        context: _ServicerContext,
+    ) -> _typing.Union[_chaoslab_pb2.DeliverReply, _abc.Awaitable[_chaoslab_pb2.DeliverReply]]:
+        """The same batches on one long-lived call per sender and lane: what nodes use (a
+        write costs a fifth of a unary call). The reply, when the sender ends the stream,
+        counts the messages accepted. Never SNAP.
+        """
 
     @_abc_1.abstractmethod
     def InstallSnapshot(

@@ -271,20 +271,45 @@ class Node:
             self._fail(f"the {name} ended unexpectedly")
 
     async def _ticker(self) -> None:
+        """Tick the replica every ``tick_ms`` from a chain of timer callbacks (no task
+        switch per tick), waking the Ready loop only when a tick left it work."""
         interval = self.settings.tick_ms / 1000
         loop = asyncio.get_running_loop()
+        ended: asyncio.Future[None] = loop.create_future()
         deadline = loop.time()
-        while not self.failed.is_set():
+        handle: asyncio.TimerHandle | None = None
+
+        def schedule() -> None:
+            nonlocal deadline, handle
             deadline += interval / self.clock.rate  # a slow clock ticks slowly
-            await asyncio.sleep(max(0.0, deadline - loop.time()))
-            if loop.time() - deadline > 10 * interval:
-                deadline = loop.time()  # the loop stalled; don't burst ticks to catch up
-            if self.failed.is_set():
+            handle = loop.call_at(deadline, tick)
+
+        def tick() -> None:
+            nonlocal deadline
+            if ended.done():
                 return
-            self.replica.tick()
-            if self.lease is not None:
-                self.lease.tick()
-            self._wake.set()
+            try:
+                if loop.time() - deadline > 10 * interval:
+                    deadline = loop.time()  # the loop stalled; don't burst ticks to catch up
+                if self.failed.is_set():
+                    ended.set_result(None)
+                    return
+                self.replica.tick()
+                if self.lease is not None:
+                    self.lease.tick()
+                    self._wake.set()
+                elif self.replica.core.has_ready():
+                    self._wake.set()
+                schedule()
+            except Exception as exc:  # handed to _fail_stop, which stops the node
+                ended.set_exception(exc)
+
+        schedule()
+        try:
+            await ended
+        finally:
+            if handle is not None:
+                handle.cancel()
 
     async def _ready_loop(self) -> None:
         """``Replica``'s loop: cut a batch, write it (off the loop when it touches the

@@ -240,16 +240,31 @@ class PeerService(pb_grpc.PeerServicer):
                             "this node runs the ap consistency mode: it has no Raft")
         raise AssertionError("unreachable: abort raises")  # pragma: no cover
 
-    async def Deliver(self, request: pb.MessageBatch, context: Context) -> pb.DeliverReply:
-        """Check the whole batch, then step every message into the core."""
-        node, _ = await self._raft(context)
+    async def _step_batch(self, node: Node, request: pb.MessageBatch, context: Context) -> int:
+        """Check a whole batch (a refusal aborts the call), then step it in order."""
         try:
             messages = self._guard.batch(request)
         except PeerRefused as exc:
             await _refused(context, exc)
         for message in messages:
             node.step(message)
-        return pb.DeliverReply(accepted=len(messages))
+        return len(messages)
+
+    async def Deliver(self, request: pb.MessageBatch, context: Context) -> pb.DeliverReply:
+        """Check the whole batch, then step every message into the core."""
+        node, _ = await self._raft(context)
+        return pb.DeliverReply(accepted=await self._step_batch(node, request, context))
+
+    async def Stream(
+        self, request_iterator: AsyncIterator[pb.MessageBatch], context: Context
+    ) -> pb.DeliverReply:
+        """``Deliver`` on one long-lived call: each batch checked whole, then stepped in
+        order; the first refused batch ends the stream with the refusal."""
+        node, _ = await self._raft(context)
+        accepted = 0
+        async for request in request_iterator:
+            accepted += await self._step_batch(node, request, context)
+        return pb.DeliverReply(accepted=accepted)
 
     async def Sync(self, request: pb.SyncRequest, context: Context) -> pb.SyncReply:
         """ap mode: merge a peer's versions durably, then acknowledge them."""
