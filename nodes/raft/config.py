@@ -12,6 +12,10 @@ from nodes.raft.errors import ConfigError
 from nodes.raft.messages import NodeId
 
 
+MAX_ELECTION_STRETCH = 4
+"""An adaptive election timeout's base never exceeds this many election_ticks."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     """How one Raft node behaves. Times are in ticks (the driver decides a tick's length).
@@ -26,13 +30,25 @@ class Config:
     """Every voter of the cluster, this node included; distinct ids > 0."""
     election_tick: int = 10
     """Ticks without a leader before campaigning; the actual timeout is drawn from
-    [election_tick, 2 * election_tick) on every reset. Also the CheckQuorum window,
-    the leader lease and the leadership-transfer deadline. >= 2."""
+    [base, 2 * base) on every reset, where base is election_tick unless the links are
+    slow (see ``adaptive_election``). Also the CheckQuorum window, the leader lease and
+    the leadership-transfer deadline. >= 2."""
     heartbeat_tick: int = 1
     """Ticks between leader heartbeats; >= 1 and < election_tick (ideally <= 1/5 of it)."""
     pre_vote: bool = True
     """Run a PreVote round before a real election, so a node that was partitioned away
     cannot force the cluster's term up when it comes back."""
+    adaptive_election: bool = True
+    """Stretch the election timeout (and the CheckQuorum window, and the lease in which
+    (pre-)votes are ignored) to twice the longest recent silence between a leader and its
+    followers, at most ``MAX_ELECTION_STRETCH`` x election_tick: heartbeats that arrive
+    late but do arrive (a slow or jittery link) then no longer start elections, while a
+    quiet fast cluster keeps election_tick and its fast failover. Silences are measured in
+    ticks (a follower: between two messages of its leader; a leader: between two answers
+    of a follower it counts as active; a (pre-)candidate: a whole campaign that timed out
+    with fewer than a quorum of answers, so campaigns back off when round trips outgrow
+    the timeout); the longest is forgotten one tick per election_tick. It only ever
+    lengthens timeouts, so leases stay safe."""
     check_quorum: bool = True
     """A leader steps down when it has not heard from a quorum within election_tick,
     and followers that heard from a leader within election_tick ignore (pre-)votes."""

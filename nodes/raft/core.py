@@ -122,8 +122,14 @@ class RaftCore(Leader):
         if self._role is Role.LEADER:
             self._tick_leader()
             return
+        self._age_silence()
         self._election_elapsed += 1
         if self._election_elapsed >= self._timeout:
+            if self._role is not Role.FOLLOWER and len(self._votes) < self._cfg.quorum:
+                # Too few answers came back within the timeout (a round trip longer than
+                # it, or a partition): count the campaign as a silence, so the next one
+                # waits longer instead of timing out again and again.
+                self._heard_after(self._timeout)
             self._election_elapsed = 0
             self._hup(transfer=False)
 
@@ -226,7 +232,7 @@ class RaftCore(Leader):
                 in_lease = (
                     self._cfg.check_quorum
                     and self._lead != NO_NODE
-                    and self._election_elapsed < self._cfg.election_tick
+                    and self._election_elapsed < self._election_base()
                 )
                 if in_lease and not m.force:
                     return
@@ -378,6 +384,8 @@ class RaftCore(Leader):
 
     def _step_follower(self, m: Message) -> None:
         t = m.type
+        if t in _FROM_LEADER and m.frm == self._lead:
+            self._heard_after(self._election_elapsed)
         if t is MT.APP:
             self._election_elapsed = 0
             self._lead = m.frm

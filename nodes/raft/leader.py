@@ -49,14 +49,16 @@ class Leader(NodeState):
         ls = self._leadership
         ls.heartbeat_elapsed += 1
         self._election_elapsed += 1
+        self._age_silence()
         et = self._cfg.election_tick
         for p in self._peers:
             pr = ls.progress[p]
+            pr.silent += 1
             if pr.state is ProgressState.SNAPSHOT:
                 pr.snapshot_elapsed += 1
                 if pr.snapshot_elapsed >= et:
                     pr.become_probe()  # the snapshot was probably lost: look again
-        if self._election_elapsed >= et:
+        if self._election_elapsed >= self._election_base():
             self._election_elapsed = 0
             if self._cfg.check_quorum:
                 active = 1
@@ -148,11 +150,14 @@ class Leader(NodeState):
         ls = self._leadership
         pr = ls.progress[m.frm]
         t = m.type
-        if t is MT.APP_RESP:
+        if t is MT.APP_RESP or t is MT.HEARTBEAT_RESP:
+            if pr.silent < 2 * self._election_base():  # late, not back from a partition
+                self._heard_after(pr.silent)
+            pr.silent = 0
             pr.recent_active = True
+        if t is MT.APP_RESP:
             self._handle_append_response(m, pr)
         elif t is MT.HEARTBEAT_RESP:
-            pr.recent_active = True
             pr.probe_sent = False
             if m.reject and m.index < pr.match:
                 self._follower_lost_entries(m.frm, pr, holds=m.index)

@@ -37,6 +37,7 @@ class Progress:
         "pending_snapshot",
         "probe_sent",
         "recent_active",
+        "silent",
         "snapshot_elapsed",
         "state",
     )
@@ -49,6 +50,8 @@ class Progress:
         self.pending_snapshot = 0
         self.snapshot_elapsed = 0
         self.recent_active = False
+        self.silent = 0
+        """Ticks since this follower last answered (the leader's adaptive timing)."""
         self._max_inflight = max_inflight
         self._inflight: deque[int] = deque()
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 
-from nodes.raft.config import Config
+from nodes.raft.config import MAX_ELECTION_STRETCH, Config
 from nodes.raft.leadership import Leadership
 from nodes.raft.log import RaftLog
 from nodes.raft.messages import (
@@ -50,7 +50,10 @@ class NodeState:
         self._role = Role.FOLLOWER
         self._lead = NO_NODE
         self._election_elapsed = 0
-        self._timeout = config.election_tick
+        self._timeout = self._timeout_base = config.election_tick
+        self._silence = 0
+        """The longest recent silence on a leader-follower link, in ticks (adaptive)."""
+        self._silence_age = 0
         self._votes: dict[NodeId, bool] = {}
         self._leadership = Leadership()
         self._forwarded_reads: list[bytes] = []
@@ -69,10 +72,52 @@ class NodeState:
         return self._cfg.id
 
     def _hard_state(self) -> HardState:
-        return HardState(term=self._term, vote=self._vote, commit=self._log.committed)
+        """The current hard state (the previous Ready's object when it is unchanged)."""
+        prev = self._prev_hard
+        term, vote, commit = self._term, self._vote, self._log.committed
+        if prev.term == term and prev.vote == vote and prev.commit == commit:
+            return prev
+        return HardState(term=term, vote=vote, commit=commit)
 
     def _soft_state(self) -> SoftState:
+        """The current soft state (the previous Ready's object when it is unchanged)."""
+        prev = self._prev_soft
+        if prev.role is self._role and prev.leader_id == self._lead:
+            return prev
         return SoftState(role=self._role, leader_id=self._lead)
+
+    def _election_base(self) -> int:
+        """The election timeout's lower bound: election_tick, stretched on slow links."""
+        et = self._cfg.election_tick
+        stretched = 2 * self._silence
+        if stretched <= et:
+            return et
+        return min(stretched, MAX_ELECTION_STRETCH * et)
+
+    def _heard_after(self, silence: int) -> None:
+        """A leader-follower link was silent for ``silence`` ticks before this message."""
+        if not self._cfg.adaptive_election:
+            return
+        if silence > self._silence:
+            self._silence = silence
+            self._silence_age = 0
+        self._redraw_timeout()  # only here, as the timer restarts: never mid-silence
+
+    def _age_silence(self) -> None:
+        """One tick passed: forget one tick of the longest silence every election_tick."""
+        if self._silence:
+            self._silence_age += 1
+            if self._silence_age >= self._cfg.election_tick:
+                self._silence_age = 0
+                self._silence -= 1
+
+    def _redraw_timeout(self) -> None:
+        """Draw the election timeout again if its base moved (no draw while it stays at
+        election_tick, so a fast cluster draws exactly as with a fixed timeout)."""
+        base = self._election_base()
+        if base != self._timeout_base:
+            self._timeout_base = base
+            self._timeout = base + self._rng.randrange(base)
 
     def _reset(self, term: int) -> None:
         """The one place a role or term ends: every ``_become_*`` starts here."""
@@ -81,8 +126,8 @@ class NodeState:
             self._vote = NO_NODE
         self._lead = NO_NODE
         self._election_elapsed = 0
-        et = self._cfg.election_tick
-        self._timeout = et + self._rng.randrange(et)
+        base = self._timeout_base = self._election_base()
+        self._timeout = base + self._rng.randrange(base)
         self._votes = {}
         ended, self._leadership = self._leadership, Leadership()
         self._drop_reads(ended)
