@@ -102,6 +102,7 @@ def client_policy(plan: RunPlan) -> ClientPolicy:
         retry=RetryPolicy(
             timeout_s=workload.timeout,
             attempt_timeout_s=retry.attempt_timeout,
+            adaptive_attempt_timeout=retry.adaptive_attempt_timeout,
             backoff_base_s=retry.backoff_base,
             backoff_max_s=max(retry.backoff_max, retry.backoff_base),
             max_attempts=retry.max_attempts,

@@ -143,6 +143,9 @@ class Retry(Model):
     """Retries inside each operation's deadline (``workload.timeout``)."""
 
     attempt_timeout: Seconds = 0.3
+    adaptive_attempt_timeout: bool = True
+    """Stretch ``attempt-timeout`` to each node's measured round trip (doubling after an
+    attempt that ran out of time), as TCP does; false: a fixed deadline."""
     backoff_base: Seconds = 0.005
     backoff_max: Seconds = 0.1
     max_attempts: int | None = Field(default=None, ge=1)

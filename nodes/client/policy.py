@@ -27,6 +27,14 @@ Routing: ``home`` sends every attempt to the client's own node and never hops
 of a partition; ``any`` follows NOT_LEADER hints and, after a failure, moves on
 to the next node, as a "smart" library client does.
 
+Attempt deadlines (adaptive by default, per node, per client): an attempt waits
+``attempt_timeout_s`` at least; like TCP's retransmission timer (RFC 6298), each answered
+attempt feeds a smoothed round trip and its variation, and the deadline is
+``max(attempt_timeout_s, srtt + 4 * rttvar)``; an attempt that ran out of time (a timeout,
+an UNKNOWN) doubles the node's deadline until an answer comes back. So a client on a slow
+link stops abandoning attempts that were about to succeed, and on a fast one it keeps
+the configured deadline. The operation's own deadline (``timeout_s``) bounds every attempt.
+
 Circuit breaker (optional, per node, per client): after ``failures`` consecutive
 failed attempts to a node it *opens*: attempts to it fail at once, without being
 sent, for ``open_s``; then it is *half-open*: ``probes`` attempts may go through;
@@ -105,6 +113,9 @@ class RetryPolicy:
     backoff_max_s: float = 0.1
     max_attempts: int | None = None
     """Give up after this many attempts (None: only the deadline bounds them)."""
+    adaptive_attempt_timeout: bool = True
+    """Stretch an attempt's deadline to the node's measured round trip (see the module
+    docstring); False: every attempt waits exactly ``attempt_timeout_s``."""
     retry_unknown_writes: bool = True
     """Retry a write after an attempt that may have applied it (a timeout, UNKNOWN). Safe
     only where the store applies a retried command once (chaoslab's client sessions); a
@@ -180,6 +191,29 @@ class _Breaker:
     """OPEN: when it turns half-open (ns)."""
     probes: int = 0
     """HALF_OPEN: probes still allowed."""
+
+
+@dataclass(slots=True)
+class _RoundTrip:
+    """One node's round-trip estimate (RFC 6298's SRTT and RTTVAR, in ns) and how many
+    times its deadline was doubled since the last answer."""
+
+    srtt: int | None = None
+    rttvar: int = 0
+    doublings: int = 0
+
+    def sample(self, took: int) -> None:
+        self.doublings = 0
+        if self.srtt is None:
+            self.srtt, self.rttvar = took, took // 2
+            return
+        self.rttvar = (3 * self.rttvar + abs(self.srtt - took)) // 4
+        self.srtt = (7 * self.srtt + took) // 8
+
+
+MAX_DOUBLINGS = 6
+"""An unanswered node's deadline grows at most 64-fold (the operation's deadline caps it
+long before that with the usual settings)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -261,6 +295,7 @@ class Router(Generic[Target]):
             len(self.targets)
         )
         self._breakers: dict[Target, _Breaker] = {}
+        self._round_trips: dict[Target, _RoundTrip] = {}
 
     def begin(self, kind: OpKind, now: int) -> Operation[Target]:
         """Start one operation at ``now`` (ns)."""
@@ -292,6 +327,28 @@ class Router(Generic[Target]):
             self.leader = attempted.hint  # may name a node the client was not given
         elif result not in _BREAKER_NEUTRAL and self.leader == target:
             self.leader = None
+
+    # ---- attempt deadlines ---------------------------------------------------
+
+    def attempt_timeout_ns(self, target: Target) -> int:
+        """How long the next attempt to ``target`` may wait (before the operation's cap)."""
+        retry = self.policy.retry
+        floor = int(retry.attempt_timeout_s * NS_PER_S)
+        rt = self._round_trips.get(target)
+        if not retry.adaptive_attempt_timeout or rt is None:
+            return floor
+        estimate = floor if rt.srtt is None else max(floor, rt.srtt + 4 * rt.rttvar)
+        return estimate << rt.doublings
+
+    def time_attempt(self, target: Target, result: Result, took: int) -> None:
+        """Feed one attempt's result and duration into ``target``'s deadline."""
+        if not self.policy.retry.adaptive_attempt_timeout:
+            return
+        rt = self._round_trips.setdefault(target, _RoundTrip())
+        if result in _MAYBE_APPLIED:  # ran out of time: wait longer next time
+            rt.doublings = min(MAX_DOUBLINGS, rt.doublings + 1)
+        elif result is not Result.UNREACHABLE:  # an answer: a round trip was measured
+            rt.sample(max(0, took))
 
     # ---- the breakers --------------------------------------------------------
 
@@ -362,6 +419,7 @@ class Operation(Generic[Target]):
         """Some attempt may have reached the store and applied the write."""
         self.last_error = "no attempt was made"
         self._answered_by: Target | None = None
+        self._sent_at = now
 
     def next(self, now: int) -> Send[Target] | Finish:
         """Where the next attempt goes, or the end of the operation."""
@@ -377,7 +435,8 @@ class Operation(Generic[Target]):
             self.last_error = "circuit breaker open"
             return self._give_up("circuit breaker open: not sent")
         self.attempts += 1
-        timeout = min(remaining, int(retry.attempt_timeout_s * NS_PER_S))
+        self._sent_at = now
+        timeout = min(remaining, router.attempt_timeout_ns(target))
         return Send(target=target, timeout_ns=timeout)
 
     def record(self, target: Target, attempted: Attempted[Target], now: int) -> Backoff | Finish:
@@ -386,6 +445,7 @@ class Operation(Generic[Target]):
         result = attempted.result
         router.report(target, result, now)
         router.learn(self.kind, target, attempted)
+        router.time_attempt(target, result, now - self._sent_at)
         if result is Result.OK:
             return Finish(completion=Completion(status="ok", value=attempted.value, target=target))
         if result is Result.MISMATCH:

@@ -228,3 +228,87 @@ class TestBreaker:
         r.report(1, Result.UNAVAILABLE, 210 * MS)
 
         assert BreakerState.OPEN == r.breaker_state(1)
+
+
+def attempt(op_router: Router[int], kind: str, result: Result, took_ns: int,
+            start: int = 0) -> int:
+    """One single-attempt operation taking ``took_ns``; returns the deadline it was given."""
+    operation = op_router.begin(kind, start)  # type: ignore[arg-type]
+    step = operation.next(start)
+    assert isinstance(step, Send)
+    operation.record(step.target, Attempted(result=result), start + took_ns)
+    return step.timeout_ns
+
+
+class TestAdaptiveAttemptTimeout:
+    """An attempt's deadline follows the node's round trip, as TCP's retransmission timer."""
+
+    def test_fast_answers_keep_the_configured_deadline(self) -> None:
+        """Round trips far below the floor leave the deadline at ``attempt_timeout_s``."""
+        r = router("home", timeout_s=5.0, attempt_timeout_s=0.3)
+        deadlines = [attempt(r, "read", Result.OK, 2 * MS) for _ in range(20)]
+
+        assert {300 * MS} == set(deadlines)
+
+    def test_slow_answers_stretch_the_deadline(self) -> None:
+        """Answers that take 400 ms move the deadline above them (srtt + 4 rttvar)."""
+        r = router("home", timeout_s=5.0, attempt_timeout_s=0.3)
+        for _ in range(30):
+            attempt(r, "write", Result.OK, 400 * MS)
+
+        assert 400 * MS < r.attempt_timeout_ns(1) < 600 * MS
+
+    def test_a_timeout_doubles_and_an_answer_resets(self) -> None:
+        """Each attempt that ran out of time doubles the next deadline; an answer ends it."""
+        r = router("home", timeout_s=5.0, attempt_timeout_s=0.3)
+        first = attempt(r, "write", Result.TIMEOUT, 300 * MS)
+        second = attempt(r, "write", Result.UNKNOWN, 600 * MS)
+        third = r.attempt_timeout_ns(1)
+        attempt(r, "write", Result.OK, 10 * MS)
+
+        assert (300 * MS, 600 * MS, 1200 * MS) == (first, second, third)
+        assert 300 * MS == r.attempt_timeout_ns(1)
+
+    def test_the_operation_deadline_caps_every_attempt(self) -> None:
+        """However long the estimate, an attempt never outlives its operation."""
+        r = router("home", timeout_s=1.0, attempt_timeout_s=0.3)
+        for _ in range(8):
+            attempt(r, "write", Result.TIMEOUT, 300 * MS)
+
+        assert 1000 * MS == attempt(r, "write", Result.OK, 5 * MS)
+
+    def test_each_node_has_its_own_estimate(self) -> None:
+        """A slow node does not stretch the deadline of a fast one."""
+        r = router("any", timeout_s=5.0, attempt_timeout_s=0.3)
+        r.time_attempt(2, Result.TIMEOUT, 300 * MS)
+
+        assert (300 * MS, 600 * MS) == (r.attempt_timeout_ns(1), r.attempt_timeout_ns(2))
+
+    def test_unreachable_neither_samples_nor_doubles(self) -> None:
+        """A refused connection says nothing about the round trip."""
+        r = router("home", timeout_s=5.0, attempt_timeout_s=0.3)
+        r.time_attempt(1, Result.UNREACHABLE, 900 * MS)
+
+        assert 300 * MS == r.attempt_timeout_ns(1)
+
+    def test_fixed_when_adaptation_is_off(self) -> None:
+        """``adaptive_attempt_timeout=False`` gives every attempt exactly the configured deadline."""
+        policy = ClientPolicy(routing="home", retry=RetryPolicy(
+            timeout_s=5.0, attempt_timeout_s=0.3, adaptive_attempt_timeout=False))
+        r: Router[int] = Router([1, 2, 3], policy, random.Random(7), home=1)
+        for _ in range(5):
+            attempt(r, "write", Result.TIMEOUT, 300 * MS)
+            attempt(r, "write", Result.OK, 900 * MS)
+
+        assert 300 * MS == attempt(r, "write", Result.OK, 1 * MS)
+
+    @settings(max_examples=200, deadline=None)
+    @given(took=st.lists(st.tuples(st.sampled_from(list(Result)), st.integers(0, 3 * 10**9)),
+                         max_size=40))
+    def test_deadline_bounds(self, took: list[tuple[Result, int]]) -> None:
+        """Whatever happened, the next deadline lies between the floor and the op's deadline."""
+        r = router("home", timeout_s=2.0, attempt_timeout_s=0.3)
+        for result, ns in took:
+            r.time_attempt(1, result, ns)
+
+        assert 300 * MS <= attempt(r, "write", Result.OK, 1) <= 2000 * MS
