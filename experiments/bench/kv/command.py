@@ -33,7 +33,16 @@ from experiments.bench.kv.etcd import (
     ensure_etcd,
 )
 from experiments.bench.kv.failover import FailoverResult, ProbeSettings, run_failover
-from experiments.bench.kv.load import LoadSpec, Operation, PointResult, run_point
+from experiments.bench.kv.load import (
+    IdleResult,
+    LoadSpec,
+    Operation,
+    PointResult,
+    measure_idle,
+    run_point,
+    workload_name,
+)
+from experiments.bench.kv.profile import ProfileSummary, Sampler
 from experiments.bench.kv.target import (
     SYSTEMS,
     Cluster,
@@ -100,11 +109,26 @@ def _etcd_version(binary: str) -> str:
     return done.stdout.splitlines()[0] if done.stdout else "unknown"
 
 
+def _sampler(cluster: Cluster, name: str, duration_s: float,
+             profile_dir: Path | None) -> Sampler | None:
+    """A py-spy sampler of the leader for one point (chaoslab only: etcd is not Python)."""
+    if profile_dir is None or cluster.system != "chaoslab":
+        return None
+    pid = cluster.server_pids()[cluster.leader()]
+    return Sampler(pid, duration_s, profile_dir / f"{name}.txt")
+
+
 def _measure(cluster: Cluster, *, clients: Sequence[int], read_clients: int, duration: float,
              warmup: float, procs: int, keys: int, value_size: int, seed: int,
-             trials: int) -> tuple[list[PointResult], FailoverResult | None]:
+             trials: int, idle_s: float, profile_dir: Path | None,
+             ) -> tuple[list[PointResult], FailoverResult | None, IdleResult | None,
+                        dict[str, ProfileSummary]]:
     spec = cluster.spec()
     points: list[PointResult] = []
+    idle = measure_idle(cluster, idle_s) if idle_s > 0 else None
+    if idle is not None:
+        log.info("bench_idle", system=idle.system, cores_per_node=round(idle.cores_per_node, 4))
+    profiles: dict[str, ProfileSummary] = {}
     plan: list[tuple[Operation, ReadMode, int]] = [("put", "linearizable", c) for c in clients]
     if read_clients:
         plan += [("get", "linearizable", read_clients), ("get", "local", read_clients)]
@@ -114,14 +138,19 @@ def _measure(cluster: Cluster, *, clients: Sequence[int], read_clients: int, dur
         load = LoadSpec(target=spec, op=op, mode=mode, clients=count,
                         duration_s=duration, warmup_s=warmup, keys=keys,
                         value_size=value_size, seed=seed)
+        name = f"{cluster.system}-{workload_name(op, mode)}-x{count}"
+        sampler = _sampler(cluster, name, warmup + duration, profile_dir)
         point = run_point(load, procs=procs, server_pids=cluster.server_pids())
+        summary = sampler.finish() if sampler is not None else None
+        if summary is not None:
+            profiles[name] = summary
         log.info("bench_point", system=point.system, workload=point.workload, clients=count,
                  ops_per_s=round(point.throughput),
                  p99_ms=point.latency and round(point.latency.p99_ms, 2),
                  errors=point.errors, loader_cpu=round(point.loader_cpu, 2))
         points.append(point)
     failover = run_failover(cluster, trials=trials, settings=ProbeSettings()) if trials else None
-    return points, failover
+    return points, failover, idle, profiles
 
 
 @click.command("kv")
@@ -150,13 +179,20 @@ def _measure(cluster: Cluster, *, clients: Sequence[int], read_clients: int, dur
 @click.option("--seed", default=1, show_default=True, help="Seeds the workers' key choice.")
 @click.option("--install-etcd/--no-install-etcd", default=True, show_default=True,
               help="apt-get install etcd-server when etcd is missing (root only).")
+@click.option("--idle", "idle_s", default=10.0, show_default=True,
+              type=click.FloatRange(min=0.0),
+              help="Seconds of an idle cluster (elected, no load) whose CPU is measured "
+              "before any load (0: skip).")
+@click.option("--profile", "profile_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Sample chaoslab's leader with py-spy during each point; keep the raw "
+              "stacks in this directory and their summary in the JSON.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON document, not tables.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the JSON document to this file.")
 def kv(*, target: str, duration: float, warmup: float, clients_text: str, read_clients: int,
        trials: int, skip_failover: bool, skip_load: bool, chaoslab_timing: str,
        load_procs: int, keys: int, value_size: int, seed: int, install_etcd: bool,
-       as_json: bool, out: Path | None) -> None:
+       idle_s: float, profile_dir: Path | None, as_json: bool, out: Path | None) -> None:
     """Put/get throughput, latency and leader failover: chaoslab beside a 3-member etcd.
 
     Both clusters run 3 members on 127.0.0.1 with fsync on; the same asyncio load
@@ -188,33 +224,40 @@ def kv(*, target: str, duration: float, warmup: float, clients_text: str, read_c
     }
     points: list[PointResult] = []
     failovers: list[FailoverResult] = []
+    idles: list[IdleResult] = []
+    profiles: dict[str, ProfileSummary] = {}
     for system in systems:
         cluster: EtcdCluster | ChaoslabCluster = (
             EtcdCluster(binary=etcd_binary) if system == "etcd" and etcd_binary
             else ChaoslabCluster(up_args=TIMINGS[chaoslab_timing]))
         try:
             cluster.start()
-            measured, failover = _measure(
+            measured, failover, idle, sampled = _measure(
                 cluster, clients=() if skip_load else clients,
                 read_clients=0 if skip_load else read_clients, duration=duration,
                 warmup=warmup, procs=load_procs, keys=keys, value_size=value_size, seed=seed,
-                trials=0 if skip_failover else trials)
+                trials=0 if skip_failover else trials, idle_s=idle_s, profile_dir=profile_dir)
         finally:
             cluster.stop()
         points.extend(measured)
+        profiles |= sampled
+        if idle is not None:
+            idles.append(idle)
         if failover is not None:
             failovers.append(failover)
-    doc = report.document(settings=settings, points=points, failovers=failovers)
+    doc = report.document(settings=settings, points=points, failovers=failovers, idles=idles,
+                          profiles=profiles)
     if out is not None:
         out.write_text(json.dumps(doc, indent=2) + "\n")
     if as_json:
         click.echo(json.dumps(doc))
         return
-    print_report(doc, points, failovers)
+    print_report(doc, points, failovers, idles, profiles)
 
 
 def print_report(doc: dict[str, Any], points: Sequence[PointResult],
-                 failovers: Sequence[FailoverResult]) -> None:
+                 failovers: Sequence[FailoverResult], idles: Sequence[IdleResult] = (),
+                 profiles: dict[str, ProfileSummary] | None = None) -> None:
     """Print the tables of one run (and which points the load generator may have limited)."""
     console = Console()
     if not console.is_terminal:
@@ -231,7 +274,11 @@ def print_report(doc: dict[str, Any], points: Sequence[PointResult],
                          f"{' '.join(settings['chaoslab_up_args'])}".rstrip()
                          + f"; etcd: heartbeat {HEARTBEAT_MS} ms, election {ELECTION_MS} ms")
         console.print(table)
-    found = report.verdicts(points, failovers)
+    if idles:
+        console.print(report.idle_table(idles))
+    for name, summary in (profiles or {}).items():
+        console.print(report.profile_table(name, summary))
+    found = report.verdicts(points, failovers, idles)
     if found:
         console.print(report.verdict_table(found))
     for busy in doc["loader_busy"]:

@@ -21,7 +21,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol
 
 import structlog
 
@@ -253,6 +253,40 @@ def process_cpu_seconds(pid: int) -> float | None:
 
 def _total_cpu(pids: Sequence[int]) -> float:
     return sum(cpu for pid in pids if (cpu := process_cpu_seconds(pid)) is not None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IdleResult:
+    """CPU of a cluster with an elected leader and no load.
+
+    Attributes:
+        system: the store measured.
+        window_s: how long it was watched.
+        nodes: how many server processes were watched.
+        cores_per_node: their CPU over the window, per process, in cores.
+    """
+
+    system: str
+    window_s: float
+    nodes: int
+    cores_per_node: float
+
+
+class _HasPids(Protocol):
+    @property
+    def system(self) -> str: ...
+
+    def server_pids(self) -> Sequence[int]: ...
+
+
+def measure_idle(cluster: _HasPids, window_s: float) -> IdleResult:
+    """Watch an idle cluster's processes for ``window_s`` (blocks) and report their CPU."""
+    pids = list(cluster.server_pids())
+    cpu0 = _total_cpu(pids)
+    time.sleep(window_s)
+    used = _total_cpu(pids) - cpu0
+    return IdleResult(system=cluster.system, window_s=window_s, nodes=len(pids),
+                      cores_per_node=used / window_s / max(1, len(pids)))
 
 
 def run_point(spec: LoadSpec, *, procs: int, server_pids: Sequence[int] = ()) -> PointResult:
