@@ -97,6 +97,7 @@ def main(ctx: click.Context, log_format: str, log_level: str) -> None:
         "report": "experiments.report.bench:report_bench",
         "sim": "experiments.bench.sim:sim_bench",
         "storage": "nodes.bench.storage:storage",
+        "timing": "experiments.bench.timing:timing_bench",
     },
 )
 def bench() -> None:
