@@ -81,7 +81,7 @@ BUGS = {
     # bug: (experiment, the check that must catch it, seeds to try, the known one first)
     "votes-not-persisted": (
         _bug("votes-not-persisted", ["restarts", "partition-leader-rolling", "latency"],
-             compose=1.0), "raft-invariants", (6, 8, 1, 2, 3, 4, 5, 7)),
+             compose=1.0), "raft-invariants", (14, 23, 26, 50, 55)),
     "commit-prior-term": (
         _bug("commit-prior-term", ["partition-leader-rolling", "restarts"], compose=0.5),
         "raft-invariants", (3, 5, 1, 2, 4, 6, 7, 8)),
