@@ -5,7 +5,9 @@ right to trace the process, profiling is skipped with a warning and never fails 
 benchmark. The raw output (collapsed stacks, one ``frame;frame;... count`` line per
 stack) is kept beside the JSON; the summary is pure: the share of samples whose
 innermost frame is each function (self) and the share of samples that pass through
-each of a few named layers (inclusive).
+each of a few named layers (inclusive). Shares are of sampled stacks, not of CPU time:
+py-spy leaves out threads it sees idle, but a thread blocked in native code (grpc's
+completion-queue poller, ``epoll_wait``, ``fsync``) still counts as sampled.
 """
 
 from __future__ import annotations
