@@ -341,12 +341,7 @@ class SimCluster:
     def _tick(self, node: SimNode, replica: Replica) -> None:
         if node.replica is not replica:
             return  # crashed since: its ticker died with it (a restart starts a new one)
-        clock = node.clock
-        if clock is None or clock.rate == 1.0:
-            interval = self.timing.tick_ns
-        else:
-            interval = self.tick_interval(node)
-        self.scheduler.post_later(interval, partial(self._tick, node, replica))
+        self.scheduler.post_later(self.tick_interval(node), partial(self._tick, node, replica))
         if node.paused:
             return
         replica.tick()

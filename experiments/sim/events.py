@@ -59,21 +59,12 @@ class Scheduler:
     def call_at(self, at: int, action: Callable[[], None]) -> Timer:
         """Run ``action`` at simulated time ``at``; the returned ``Timer`` can cancel it."""
         timer = Timer(action)
-        self._seq += 1
-        now = self.now
-        entry: tuple[int, int, Callable[[], None]] = (at if at > now else now, self._seq, timer)
-        heapq.heappush(self._queue, entry)
+        self.post_at(at, timer)
         return timer
 
     def call_later(self, delay: int, action: Callable[[], None]) -> Timer:
         """Run ``action`` after ``delay`` nanoseconds; the returned ``Timer`` can cancel it."""
-        timer = Timer(action)
-        self._seq += 1
-        now = self.now
-        at = now + delay
-        entry: tuple[int, int, Callable[[], None]] = (at if at > now else now, self._seq, timer)
-        heapq.heappush(self._queue, entry)
-        return timer
+        return self.call_at(self.now + delay, action)
 
     def run_until(self, until: int, *, max_events: int | None = None) -> bool:
         """Run every event due at or before ``until``, then set the clock to ``until``.

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from nodes.raft.errors import ConfigError
 from nodes.raft.messages import NodeId
 
-
 MAX_ELECTION_STRETCH = 4
 """An adaptive election timeout's base never exceeds this many election_ticks."""
 

@@ -116,8 +116,12 @@ class NodeState:
         election_tick, so a fast cluster draws exactly as with a fixed timeout)."""
         base = self._election_base()
         if base != self._timeout_base:
-            self._timeout_base = base
-            self._timeout = base + self._rng.randrange(base)
+            self._draw_timeout(base)
+
+    def _draw_timeout(self, base: int) -> None:
+        """A fresh election timeout from [base, 2 x base)."""
+        self._timeout_base = base
+        self._timeout = base + self._rng.randrange(base)
 
     def _reset(self, term: int) -> None:
         """The one place a role or term ends: every ``_become_*`` starts here."""
@@ -126,8 +130,7 @@ class NodeState:
             self._vote = NO_NODE
         self._lead = NO_NODE
         self._election_elapsed = 0
-        base = self._timeout_base = self._election_base()
-        self._timeout = base + self._rng.randrange(base)
+        self._draw_timeout(self._election_base())
         self._votes = {}
         ended, self._leadership = self._leadership, Leadership()
         self._drop_reads(ended)

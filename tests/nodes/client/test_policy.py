@@ -292,7 +292,7 @@ class TestAdaptiveAttemptTimeout:
         assert 300 * MS == r.attempt_timeout_ns(1)
 
     def test_fixed_when_adaptation_is_off(self) -> None:
-        """``adaptive_attempt_timeout=False`` gives every attempt exactly the configured deadline."""
+        """``adaptive_attempt_timeout=False``: each attempt waits exactly the configured time."""
         policy = ClientPolicy(routing="home", retry=RetryPolicy(
             timeout_s=5.0, attempt_timeout_s=0.3, adaptive_attempt_timeout=False))
         r: Router[int] = Router([1, 2, 3], policy, random.Random(7), home=1)
